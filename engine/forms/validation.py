@@ -1,0 +1,223 @@
+"""Server-side check of a task form submission, done before anything is stored.
+
+The browser's form-js validation is a convenience for staff; this is the check that
+counts. Every bad field is reported at once so the API can mark them all.
+
+Hidden fields: form-js drops the values of hidden fields on submit, so a field whose
+`conditional.hide` holds is ignored (neither required nor stored). When a hide condition
+uses FEEL this engine cannot evaluate, the field might be hidden, so it is not required
+but a value given for it is still checked. Readonly/disabled fields keep the value
+already in the case data: echoing it back is fine, changing it is refused.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from engine.errors import FieldError, ValidationError
+from engine.forms.conditions import evaluate_condition
+from engine.forms.model import MULTIPLE_TYPES, Form, FormField, Option
+from engine.forms.values import (
+    check_checkbox,
+    check_choice,
+    check_datetime,
+    check_multiple,
+    check_number,
+    check_text,
+)
+
+_MISSING = object()
+_SIMPLE_PATH = re.compile(r"=\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*")
+
+
+def _get(data: Mapping[str, Any], key: str) -> Any:
+    """The value at a dotted key: nested objects as form-js writes them, or a flat dotted key."""
+    if key in data:
+        return data[key]
+    value: Any = data
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return _MISSING
+        value = value[part]
+    return value
+
+
+def _put(out: dict[str, Any], key: str, value: Any) -> None:
+    *parents, last = key.split(".")
+    for part in parents:
+        out = out.setdefault(part, {})
+    out[last] = value
+
+
+def _empty_value(f: FormField) -> Any:
+    if f.type == "checkbox":
+        return False
+    if f.type in MULTIPLE_TYPES or f.type == "dynamiclist":
+        return []
+    return "" if f.type in ("textfield", "textarea") else None
+
+
+def _is_empty(f: FormField, value: Any) -> bool:
+    if value is None or value is _MISSING:
+        return True
+    if f.type == "checkbox":
+        # An unchecked required checkbox counts as unanswered, as in form-js.
+        return value is False or (isinstance(value, str) and value.strip().lower() in ("", "false"))
+    if isinstance(value, str):
+        return value.strip() == ""
+    if isinstance(value, list):
+        return len(value) == 0
+    return False
+
+
+def options_for(f: FormField, context: Mapping[str, Any]) -> tuple[Option, ...] | None:
+    """The options a field offers; None when they cannot be known on the server.
+
+    Run-time options come from the case data only, never from the submission, so a client
+    cannot widen the choice by sending its own list.
+    """
+    if f.options is not None or f.options_from is None:
+        return f.options
+    source = f.options_from
+    if source.startswith("="):
+        match = _SIMPLE_PATH.fullmatch(source)
+        if match is None:
+            return None
+        source = match.group(1)
+    found = _get(context, source)
+    if not isinstance(found, list):
+        return ()
+    options: list[Option] = []
+    for entry in found:
+        if isinstance(entry, Mapping) and "value" in entry:
+            options.append(Option(entry["value"], str(entry.get("label", entry["value"]))))
+        elif not isinstance(entry, (Mapping, list)):
+            options.append(Option(entry, str(entry)))
+    return tuple(options)
+
+
+class _Check:
+    def __init__(self, context: Mapping[str, Any]) -> None:
+        self.context = context
+        self.errors: list[FieldError] = []
+
+    def fail(self, name: str, messages: Sequence[str]) -> None:
+        self.errors.extend(FieldError(name, m) for m in messages)
+
+    def fields(
+        self,
+        fields: Sequence[FormField],
+        data: Mapping[str, Any],
+        scope: Mapping[str, Any],
+        current: Mapping[str, Any],
+        prefix: str,
+    ) -> dict[str, Any]:
+        """Cleaned values of one level: the form, or one item of a dynamic list.
+
+        `current` holds what is already stored for this level (readonly values come from it).
+        """
+        out: dict[str, Any] = {}
+        for f in fields:
+            name = prefix + f.key
+            hidden = self.hidden(f, scope)
+            if hidden is True:
+                continue
+            raw = _get(data, f.key)
+            if self.readonly(f, scope):
+                stored = _get(current, f.key)
+                if raw is not _MISSING and raw != (None if stored is _MISSING else stored):
+                    self.fail(name, [f"{f.label} is read-only and cannot be changed"])
+                continue
+            if _is_empty(f, raw):
+                if f.required and hidden is False:
+                    verb = "must be checked" if f.type == "checkbox" else "is required"
+                    self.fail(name, [f"{f.label} {verb}"])
+                elif raw is not _MISSING:
+                    _put(out, f.key, _empty_value(f))
+                continue
+            value, problems = self.value(f, raw, scope, current, name)
+            self.fail(name, problems)
+            if not problems:
+                _put(out, f.key, value)
+        self.unknown({f.key for f in fields}, data, "", prefix)
+        return out
+
+    def hidden(self, f: FormField, scope: Mapping[str, Any]) -> bool | None:
+        results = [evaluate_condition(c, scope) for c in f.hide_conditions]
+        if any(r is True for r in results):
+            return True
+        return None if None in results else False
+
+    def readonly(self, f: FormField, scope: Mapping[str, Any]) -> bool:
+        if f.readonly or f.disabled:
+            return True
+        if f.readonly_expression is None:
+            return False
+        # When the condition cannot be decided, protect the stored value.
+        return evaluate_condition(f.readonly_expression, scope) is not False
+
+    def value(
+        self, f: FormField, raw: Any, scope: Mapping[str, Any], current: Mapping[str, Any], name: str
+    ) -> tuple[Any, list[str]]:
+        if f.type in ("textfield", "textarea"):
+            return check_text(f, raw)
+        if f.type == "number":
+            return check_number(f, raw)
+        if f.type == "checkbox":
+            return check_checkbox(f, raw)
+        if f.type == "datetime":
+            return check_datetime(f, raw)
+        if f.type in MULTIPLE_TYPES:
+            return check_multiple(f, raw, options_for(f, self.context))
+        if f.type in ("select", "radio"):
+            return check_choice(f, raw, options_for(f, self.context))
+        return self.items(f, raw, scope, current, name)
+
+    def items(
+        self, f: FormField, raw: Any, scope: Mapping[str, Any], current: Mapping[str, Any], name: str
+    ) -> tuple[Any, list[str]]:
+        if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
+            return raw, [f"{f.label} must be a list of entries"]
+        stored = _get(current, f.key)
+        stored_items = stored if isinstance(stored, list) else []
+        cleaned = []
+        for index, item in enumerate(raw):
+            before = stored_items[index] if index < len(stored_items) else {}
+            before = before if isinstance(before, Mapping) else {}
+            cleaned.append(self.fields(f.fields, item, {**scope, **item}, before, f"{name}[{index}]."))
+        return cleaned, []
+
+    def unknown(self, keys: set[str], data: Mapping[str, Any], path: str, prefix: str) -> None:
+        """Refuse submitted keys no field asks for: they would be stored unchecked."""
+        for key, value in data.items():
+            full = path + str(key)
+            if full in keys:
+                continue
+            if isinstance(value, Mapping) and any(k.startswith(full + ".") for k in keys):
+                self.unknown(keys, value, full + ".", prefix)
+            elif not (full == key and not prefix and key in self.context):
+                # Clients (form-js included) send the case data they were shown back with
+                # the answers; those keys are simply not taken from the submission.
+                self.fail(prefix + full, [f"{prefix + full} is not a field of this form"])
+
+
+def validate_submission(
+    form: Form, data: Mapping[str, Any], context: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The cleaned values of an acceptable submission; ValidationError listing every bad field.
+
+    `context` is the case data the task was shown with: it supplies run-time options
+    (`valuesKey`), the values of readonly fields and the data hide conditions look at.
+    Its keys may be sent back and are then ignored.
+    """
+    context = context or {}
+    if not isinstance(data, Mapping):
+        raise ValidationError("A form submission must be an object of field values")
+    check = _Check(context)
+    cleaned = check.fields(form.fields, data, {**context, **data}, context, "")
+    if check.errors:
+        names = sorted({e.field for e in check.errors})
+        raise ValidationError(f"The {form.id} form was not accepted: check {', '.join(names)}", check.errors)
+    return cleaned

@@ -1,0 +1,104 @@
+"""The operator commands, run as `flask --app api …` would run them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+from flask import Flask
+
+from api import create_app
+from tests.conftest import FIXTURES
+
+
+@pytest.fixture
+def app(db_url: str) -> Flask:
+    return create_app(
+        {"DATABASE_URL": db_url, "FORMS_DIR": str(FIXTURES / "forms"), "SCHEDULER_ENABLED": False}
+    )
+
+
+def run(app: Flask, *args: str) -> Result:
+    runner = app.test_cli_runner()
+    assert isinstance(runner, CliRunner)
+    return runner.invoke(args=list(args))
+
+
+def ok(app: Flask, *args: str) -> str:
+    result = run(app, *args)
+    assert result.exit_code == 0, (result.output, result.stderr if hasattr(result, "stderr") else "")
+    return result.stdout
+
+
+def test_a_case_from_the_command_line(app: Flask) -> None:
+    ok(app, "init-db")
+    table = ok(app, "deploy", str(FIXTURES / "child.bpmn"), str(FIXTURES / "case.bpmn"))
+    assert "KEY" in table and "case" in table and "deployed" in table
+    again = json.loads(ok(app, "deploy", str(FIXTURES / "case.bpmn"), "--json"))
+    assert [(d["key"], d["version"], d["new"]) for d in again["definitions"]] == [("case", 1, False)]
+
+    definitions = json.loads(ok(app, "definitions", "--json"))
+    assert {(d["key"], d["version"]) for d in definitions} == {("case", 1), ("child", 1)}
+    assert all(d["id"].startswith(d["key"] + ":1:") for d in definitions)
+
+    started = json.loads(
+        ok(
+            app,
+            "start",
+            "case",
+            "--business-key",
+            "C-77",
+            "--var",
+            "severity=4",
+            "--var",
+            "note=hello",
+            "--json",
+        )
+    )
+    instance_id = started["id"]
+    tasks = json.loads(ok(app, "tasks", "--role", "agent", "--json"))
+    [task] = [t for t in tasks if t["instance_id"] == instance_id]
+    for field in ("id", "name", "element_id", "instance_id", "business_key", "role", "assignee", "due_at"):
+        assert field in task
+    assert (task["element_id"], task["business_key"], task["role"]) == ("intake", "C-77", "agent")
+    assert "intake" in ok(app, "tasks", "--role", "agent")
+
+    data = json.dumps({"customer": "ACME", "severity": 4})
+    ok(app, "complete", task["id"], "--data", data, "--as", "alice")
+
+    shown = json.loads(ok(app, "instance", instance_id, "--json"))
+    assert shown["variables"]["customer"] == "ACME" and shown["variables"]["note"] == "hello"
+    assert [t["element_id"] for t in shown["tasks"]] == ["resolve"]
+    assert "Resolve" in ok(app, "instance", instance_id)
+
+    events = json.loads(ok(app, "history", instance_id, "--json"))
+    completed = [e for e in events if e["type"] == "task_completed"]
+    assert completed[0]["actor"] == "alice" and completed[0]["data"]["data"]["customer"] == "ACME"
+    for field in ("type", "actor", "at", "instance_id", "task_id", "data"):
+        assert field in events[0]
+    by_key = json.loads(ok(app, "history", "--business-key", "C-77", "--json"))
+    assert len(by_key) == len(events)
+
+    verified = json.loads(ok(app, "verify-history", "--json"))
+    assert verified["ok"] is True and verified["checked"] >= len(events)
+    assert "History intact" in ok(app, "verify-history")
+
+
+def test_errors_go_to_stderr_with_a_nonzero_exit(app: Flask, tmp_path: Path) -> None:
+    ok(app, "init-db")
+    missing = run(app, "complete", "no-such-task")
+    assert missing.exit_code == 1 and "No task with id" in missing.stderr and missing.stdout == ""
+
+    broken = tmp_path / "broken.bpmn"
+    broken.write_text((FIXTURES / "child.bpmn").read_text().replace("</bpmn:process>", ""))
+    refused = run(app, "deploy", str(broken))
+    assert refused.exit_code == 1
+    assert "broken.bpmn:" in refused.stderr and "well-formed" in refused.stderr
+    assert json.loads(ok(app, "definitions", "--json")) == []
+
+    bad_var = run(app, "start", "child", "--var", "novalue")
+    assert bad_var.exit_code != 0 and "name=value" in bad_var.stderr
+    unknown = run(app, "start", "nothing-deployed")
+    assert unknown.exit_code == 1 and "nothing-deployed" in unknown.stderr

@@ -1,0 +1,336 @@
+"""The engine's runtime commands, driven as staff and operators would, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from engine.actors import Actor
+from engine.clock import ManualClock
+from engine.engine import Engine
+from engine.errors import BadRequest, BpmnErrorSignal, Conflict, Forbidden, NotFound, ValidationError
+from engine.handler_registry import HandlerContext, HandlerRegistry
+from tests.conftest import FIXTURES
+
+AGENT = Actor.person("alice", ["agent"])
+HANDLER = Actor.person("hank", ["complaint_handler"])
+FINANCE = Actor.person("fiona", ["finance"])
+AUDITOR = Actor.person("audrey", ["auditor"])
+
+
+def deploy(engine: Engine, *names: str) -> None:
+    engine.deploy_paths([FIXTURES / n for n in names], actor="designer")
+
+
+def only_task(engine: Engine, instance_id: str) -> dict[str, Any]:
+    tasks = engine.queries.tasks(instance_id=instance_id)
+    assert len(tasks) == 1, tasks
+    return tasks[0]
+
+
+def event_types(engine: Engine, instance_id: str) -> list[str]:
+    return [e["type"] for e in engine.queries.history(instance_id=instance_id)]
+
+
+@pytest.fixture
+def order_handlers(handlers: HandlerRegistry) -> dict[str, int]:
+    calls = {"price_order": 0}
+
+    @handlers.handler("price_order")
+    def price(ctx: HandlerContext) -> dict[str, Any]:
+        calls["price_order"] += 1
+        if ctx.variables.get("qty", 0) < 0:
+            raise BpmnErrorSignal("BAD_ORDER", "negative quantity", {"reason": "negative"})
+        return {"total": ctx.variables["qty"] * 100}
+
+    return calls
+
+
+def test_case_runs_through_forms_scripts_messages_and_call_activity(
+    engine: Engine, clock: ManualClock
+) -> None:
+    deploy(engine, "child.bpmn", "case.bpmn")
+    instance_id = engine.runtime.start(
+        actor=AGENT, process_key="case", business_key="C-1", variables={"source": "phone"}
+    )
+
+    intake = only_task(engine, instance_id)
+    assert (intake["name"], intake["role"], intake["form_key"]) == ("Intake", "agent", "intake")
+    engine.runtime.complete_task(intake["id"], {"customer": "ACME", "severity": 5, "channel": "phone"}, AGENT)
+
+    resolve = only_task(engine, instance_id)
+    assert resolve["element_id"] == "resolve" and resolve["role"] == "complaint_handler"
+    with pytest.raises(Forbidden):
+        engine.runtime.complete_task(resolve["id"], {}, AGENT)
+    engine.runtime.complete_task(resolve["id"], {"resolution": "refund"}, HANDLER)
+    assert engine.queries.tasks(instance_id=instance_id) == []
+
+    clock.advance(timedelta(hours=1))
+    touched = engine.runtime.correlate(
+        "customer_reply", actor=AGENT, business_key="C-1", variables={"accepted": True}
+    )
+    assert touched == [instance_id]
+
+    child_task = only_task(engine, instance_id)
+    assert child_task["element_id"] == "child_task" and child_task["role"] == "finance"
+    engine.runtime.complete_task(child_task["id"], {"paid": True}, FINANCE)
+
+    instance = engine.queries.instance(instance_id)
+    assert instance["status"] == "completed"
+    assert instance["variables"]["priority"] == "high"  # set by the sandboxed script task
+    assert instance["variables"]["accepted"] is True
+    types = event_types(engine, instance_id)
+    assert types[0] == "instance_started" and types[-1] == "instance_completed"
+    assert types.count("task_completed") == 3 and "message_correlated" in types
+    completed = next(
+        e for e in engine.queries.history(instance_id=instance_id) if e["type"] == "task_completed"
+    )
+    assert completed["data"]["data"]["severity"] == 5
+    assert completed["data"]["changes"]["customer"] == {"from": None, "to": "ACME"}
+    assert completed["actor"] == "alice" and completed["element_id"] == "intake"
+
+
+def test_form_submission_refused_field_by_field_and_nothing_changes(engine: Engine) -> None:
+    deploy(engine, "child.bpmn", "case.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="case")
+    task = only_task(engine, instance_id)
+    before = event_types(engine, instance_id)
+    with pytest.raises(ValidationError) as refused:
+        engine.runtime.complete_task(task["id"], {"severity": 9, "channel": "fax", "extra": 1}, AGENT)
+    fields = {e.field for e in refused.value.errors}
+    assert {"customer", "severity", "channel", "extra"} <= fields
+    assert only_task(engine, instance_id)["id"] == task["id"]
+    assert event_types(engine, instance_id) == before
+
+
+def test_user_task_without_form_takes_any_json_object(engine: Engine, order_handlers: dict[str, int]) -> None:
+    deploy(engine, "order.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="order")
+    task = only_task(engine, instance_id)
+    engine.runtime.complete_task(task["id"], {"qty": 20, "notes": {"any": ["json", 1]}}, AGENT)
+    assert engine.queries.instance(instance_id)["variables"]["notes"] == {"any": ["json", 1]}
+    with pytest.raises(ValidationError):
+        engine.runtime.complete_task(
+            only_task(engine, instance_id)["id"], ["not", "an", "object"], Actor.operator()
+        )  # type: ignore[arg-type]
+
+
+def test_deploy_versions_and_running_instances_stay_on_their_version(
+    engine: Engine, order_handlers: dict[str, int]
+) -> None:
+    deploy(engine, "order.bpmn")
+    again = engine.deploy_paths([FIXTURES / "order.bpmn"], actor="designer")
+    assert [(d.version, d.new) for d in again.definitions] == [(1, False)]
+    first = engine.runtime.start(actor=AGENT, process_key="order")
+
+    changed = (FIXTURES / "order.bpmn").read_bytes().replace(b'name="Enter order"', b'name="Enter the order"')
+    from engine.bpmn.validation import SourceFile
+
+    report = engine.deployer.deploy([SourceFile("order.bpmn", changed)], actor="designer")
+    assert [(d.key, d.version, d.new) for d in report.definitions] == [("order", 2, True)]
+    second = engine.runtime.start(actor=AGENT, process_key="order")
+    assert only_task(engine, first)["name"] == "Enter order"
+    assert only_task(engine, second)["name"] == "Enter the order"
+    v1 = engine.queries.definitions("order")[0]["id"]
+    by_id = engine.runtime.start(actor=AGENT, definition_id=v1)
+    assert only_task(engine, by_id)["name"] == "Enter order"
+    deploys = engine.queries.history(event_type="deployed")
+    assert len(deploys) == 2 and deploys[0]["actor"] == "designer"
+
+
+def test_claim_assign_delegate_and_their_history(engine: Engine, order_handlers: dict[str, int]) -> None:
+    deploy(engine, "order.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="order", business_key="O-9")
+    task = only_task(engine, instance_id)
+    bob = Actor.person("bob", ["agent"])
+    engine.runtime.claim(task["id"], AGENT)
+    with pytest.raises(Conflict):
+        engine.runtime.claim(task["id"], bob)
+    with pytest.raises(Forbidden):
+        engine.runtime.complete_task(task["id"], {"qty": 1}, bob)
+    engine.runtime.unclaim(task["id"], AGENT)
+    assert only_task(engine, instance_id)["assignee"] is None
+    manager = Actor.person("mia", ["service_manager"])
+    engine.runtime.assign(task["id"], "bob", manager)
+    engine.runtime.delegate(task["id"], "carol", bob)
+    row = only_task(engine, instance_id)
+    assert (row["assignee"], row["owner"]) == ("carol", "bob")
+    with pytest.raises(Forbidden):
+        engine.runtime.claim(task["id"], AUDITOR)
+    carol = Actor.person("carol", [])
+    engine.runtime.complete_task(task["id"], {"qty": 1}, carol)
+    types = event_types(engine, instance_id)
+    for expected in ("task_claimed", "task_unclaimed", "task_assigned", "task_delegated", "task_completed"):
+        assert expected in types
+    by_key = engine.queries.history(business_key="O-9", actor="bob")
+    assert [e["type"] for e in by_key] == ["task_delegated"]
+
+
+def test_handler_failure_retries_then_incident_then_retry_after_fix(
+    engine: Engine, handlers: HandlerRegistry
+) -> None:
+    state = {"broken": True, "calls": 0}
+
+    @handlers.handler("price_order", retries=1)
+    def price(ctx: HandlerContext) -> dict[str, Any]:
+        state["calls"] += 1
+        if state["broken"]:
+            raise RuntimeError("pricing service down")
+        return {"total": 5}
+
+    deploy(engine, "order.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="order")
+    engine.runtime.complete_task(only_task(engine, instance_id)["id"], {"qty": 1}, AGENT)
+    assert state["calls"] == 2
+    instance = engine.queries.instance(instance_id)
+    assert instance["incidents"] == 1 and instance["status"] == "running"
+    incident = instance["open_incidents"][0]
+    assert "pricing service down" in incident["message"] and incident["element_id"] == "price"
+    types = event_types(engine, instance_id)
+    assert types.count("handler_failed") == 2 and "handler_retried" in types and "incident_raised" in types
+
+    state["broken"] = False
+    engine.runtime.retry_incident(incident["id"], Actor.operator("ops"))
+    instance = engine.queries.instance(instance_id)
+    assert instance["incidents"] == 0 and instance["status"] == "completed"
+    assert instance["variables"]["total"] == 5
+    assert "incident_resolved" in event_types(engine, instance_id)
+    with pytest.raises(Conflict):
+        engine.runtime.retry_incident(incident["id"], Actor.operator("ops"))
+
+
+def test_bpmn_error_from_handler_takes_the_error_boundary(
+    engine: Engine, order_handlers: dict[str, int]
+) -> None:
+    deploy(engine, "order.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="order")
+    engine.runtime.complete_task(only_task(engine, instance_id)["id"], {"qty": -1}, AGENT)
+    fix = only_task(engine, instance_id)
+    assert fix["element_id"] == "fix"
+    assert engine.queries.instance(instance_id)["variables"]["reason"] == "negative"
+    assert "bpmn_error" in event_types(engine, instance_id)
+
+
+def test_cancel_suspend_resume(engine: Engine, order_handlers: dict[str, int]) -> None:
+    deploy(engine, "order.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="order")
+    task = only_task(engine, instance_id)
+    op = Actor.operator("ops")
+    engine.runtime.suspend(instance_id, op)
+    with pytest.raises(Conflict):
+        engine.runtime.complete_task(task["id"], {"qty": 1}, AGENT)
+    with pytest.raises(Conflict):
+        engine.runtime.suspend(instance_id, op)
+    engine.runtime.resume(instance_id, op)
+    with pytest.raises(Forbidden):
+        engine.runtime.cancel(instance_id, AUDITOR)
+    engine.runtime.cancel(instance_id, op, reason="duplicate")
+    instance = engine.queries.instance(instance_id)
+    assert instance["status"] == "cancelled" and instance["tasks"] == []
+    assert engine.queries.tasks(instance_id=instance_id, state="cancelled")[0]["id"] == task["id"]
+    assert event_types(engine, instance_id)[-3:] == [
+        "instance_resumed",
+        "instance_cancelled",
+        "task_cancelled",
+    ]
+    with pytest.raises(Conflict):
+        engine.runtime.complete_task(task["id"], {"qty": 1}, AGENT)
+
+
+def test_message_start_event_and_unknown_message(engine: Engine) -> None:
+    deploy(engine, "started_by_message.bpmn")
+    started = engine.runtime.correlate(
+        "new_request", actor=AGENT, business_key="R-1", variables={"topic": "billing"}
+    )
+    assert len(started) == 1
+    task = only_task(engine, started[0])
+    assert task["element_id"] == "handle" and task["business_key"] == "R-1"
+    assert engine.queries.instance(started[0])["variables"]["topic"] == "billing"
+    with pytest.raises(NotFound):
+        engine.runtime.correlate("nobody_listens", actor=AGENT)
+
+
+def test_external_task_waits_for_its_worker(engine: Engine) -> None:
+    deploy(engine, "external.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="external_work")
+    work = engine.queries.tasks(instance_id=instance_id, kind="external")
+    assert len(work) == 1 and work[0]["topic"] == "payments"
+    with pytest.raises(BadRequest):
+        engine.runtime.complete_task(work[0]["id"], {}, AGENT)
+    engine.runtime.complete_external(work[0]["id"], {"charged": 42}, Actor.operator("worker-1"))
+    check = only_task(engine, instance_id)
+    assert check["element_id"] == "check"
+    assert engine.queries.instance(instance_id)["variables"]["charged"] == 42
+
+
+def test_commands_survive_a_cold_cache(engine: Engine, order_handlers: dict[str, int]) -> None:
+    """Everything must also work when the live workflow is restored from its rows."""
+    deploy(engine, "child.bpmn", "case.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="case", business_key="C-2")
+    engine.store.cache.clear()
+    engine.runtime.complete_task(
+        only_task(engine, instance_id)["id"], {"customer": "X", "severity": 2}, AGENT
+    )
+    engine.store.cache.clear()
+    engine.runtime.complete_task(only_task(engine, instance_id)["id"], {}, HANDLER)
+    engine.store.cache.clear()
+    engine.runtime.correlate("customer_reply", actor=AGENT, business_key="C-2")
+    engine.store.cache.clear()
+    engine.runtime.complete_task(only_task(engine, instance_id)["id"], {}, FINANCE)
+    instance = engine.queries.instance(instance_id)
+    assert instance["status"] == "completed" and instance["variables"]["priority"] == "normal"
+
+
+def test_history_is_tamper_evident(engine: Engine, order_handlers: dict[str, int]) -> None:
+    deploy(engine, "order.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="order")
+    engine.runtime.complete_task(only_task(engine, instance_id)["id"], {"qty": 2}, AGENT)
+    checked, breaks = engine.queries.verify_history()
+    assert checked > 5 and breaks == []
+
+    from sqlalchemy import text
+
+    with engine.db.transaction() as conn:
+        conn.execute(
+            text(
+                "UPDATE history_events SET data = :d WHERE instance_id = :i AND event_type = 'task_completed'"
+            ),
+            {"d": '{"data":{"qty":2000}}', "i": instance_id},
+        )
+    _, breaks = engine.queries.verify_history()
+    assert [b.reason for b in breaks] == ["content does not match its hash"]
+
+    with engine.db.transaction() as conn:
+        last = conn.execute(
+            text("SELECT max(seq) FROM history_events WHERE chain = :i"), {"i": instance_id}
+        ).scalar_one()
+        conn.execute(
+            text("DELETE FROM history_events WHERE chain = :i AND seq = :s"), {"i": instance_id, "s": last}
+        )
+    _, breaks = engine.queries.verify_history()
+    assert any("last event is missing" in b.reason for b in breaks)
+
+
+def test_history_queries_by_time_range(
+    engine: Engine, clock: ManualClock, order_handlers: dict[str, int]
+) -> None:
+    deploy(engine, "order.bpmn")
+    start = clock.now()
+    first = engine.runtime.start(actor=AGENT, process_key="order")
+    clock.advance(timedelta(days=2))
+    second = engine.runtime.start(actor=AGENT, process_key="order")
+    window = engine.queries.history(since=start + timedelta(days=1), until=start + timedelta(days=3))
+    assert {e["instance_id"] for e in window} == {second}
+    assert all(e["instance_id"] != first for e in window)
+
+
+def test_message_start_takes_only_its_own_path(engine: Engine) -> None:
+    deploy(engine, "two_starts.bpmn")
+    [by_message] = engine.runtime.correlate("reopen_request", actor=AGENT, business_key="R-2", variables={"n": 1})
+    assert [t["element_id"] for t in engine.queries.tasks(instance_id=by_message)] == ["reopened"]
+    by_hand = engine.runtime.start(actor=AGENT, process_key="two_starts")
+    assert [t["element_id"] for t in engine.queries.tasks(instance_id=by_hand)] == ["fresh"]
+    engine.runtime.complete_task(only_task(engine, by_message)["id"], {}, AGENT)
+    assert engine.queries.instance(by_message)["status"] == "completed"
