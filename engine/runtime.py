@@ -246,7 +246,9 @@ class Runtime:
         try:
             for _ in range(MAX_START_STEPS):
                 ready = [
-                    t for t in tasks_in_state(workflow, TaskState.READY) if not isinstance(t.task_spec, StartEvent)
+                    t
+                    for t in tasks_in_state(workflow, TaskState.READY)
+                    if not isinstance(t.task_spec, StartEvent)
                 ]
                 if not ready:
                     break
@@ -254,7 +256,9 @@ class Runtime:
                     task.run()
             for task in tasks_in_state(workflow, TaskState.READY | TaskState.WAITING):
                 definition = getattr(task.task_spec, "event_definition", None)
-                by_this_message = isinstance(definition, MessageEventDefinition) and definition.name == message
+                by_this_message = (
+                    isinstance(definition, MessageEventDefinition) and definition.name == message
+                )
                 if isinstance(task.task_spec, StartEvent) and not by_this_message:
                     task.cancel()
             workflow.send_event(message_event(workflow, message, data))

@@ -328,7 +328,9 @@ def test_history_queries_by_time_range(
 
 def test_message_start_takes_only_its_own_path(engine: Engine) -> None:
     deploy(engine, "two_starts.bpmn")
-    [by_message] = engine.runtime.correlate("reopen_request", actor=AGENT, business_key="R-2", variables={"n": 1})
+    [by_message] = engine.runtime.correlate(
+        "reopen_request", actor=AGENT, business_key="R-2", variables={"n": 1}
+    )
     assert [t["element_id"] for t in engine.queries.tasks(instance_id=by_message)] == ["reopened"]
     by_hand = engine.runtime.start(actor=AGENT, process_key="two_starts")
     assert [t["element_id"] for t in engine.queries.tasks(instance_id=by_hand)] == ["fresh"]
