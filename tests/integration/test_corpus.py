@@ -1,7 +1,8 @@
 """Diagrams drawn by other tools (BPMN MIWG reference files, Camunda's examples) deploy and run.
 
-Every file in ``../shared/corpus`` either deploys or is refused with a reason that the
-compatibility page (docs/compatibility.md) lists; every executable process that deploys
+Every file in ``tests/corpus`` (unchanged copies of ../shared/corpus, kept in the repository
+so that every clone runs them; licences in its README) either deploys or is refused with a
+reason that the compatibility page (docs/compatibility.md) lists; every executable process that deploys
 is driven to its end or to a wait for a message or signal, with a recording handler for
 every handler it names, form data generated from its forms and external tasks completed
 as a worker would. The runs that are known not to get there are listed on the page too.
@@ -20,7 +21,7 @@ from engine.engine import Engine, EngineConfig
 from engine.handler_registry import HandlerRegistry
 from tests.conftest import ROOT
 
-CORPUS = ROOT.parent / "shared" / "corpus"
+CORPUS = ROOT / "tests" / "corpus"
 COMPATIBILITY = ROOT / "docs" / "compatibility.md"
 
 
@@ -33,7 +34,7 @@ def listed_phrases(section: str) -> list[str]:
 
 
 def corpus_files() -> list[Path]:
-    return deploy_order(CORPUS.rglob("*.bpmn")) if CORPUS.is_dir() else []
+    return deploy_order(CORPUS.rglob("*.bpmn"))
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +47,6 @@ def known_failures() -> list[str]:
     return listed_phrases("Known run failures")
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"the corpus folder {CORPUS} is absent")
 def test_every_corpus_diagram_deploys_and_runs_or_is_refused_for_a_listed_reason(
     db_url: str, refusal_reasons: list[str], known_failures: list[str]
 ) -> None:
