@@ -1,6 +1,6 @@
 """How many of the diagrams other tools draw does the engine run?
 
-    python bench/corpus.py [FOLDER…]        (default: tests/corpus)
+    python bench/corpus.py [FOLDER…]        (default: ../shared/corpus, else its copy tests/corpus)
 
 Deploys every .bpmn file under the folders into a fresh SQLite database, one file at a
 time in name order, a file that calls another file's process after that file, with a
@@ -27,7 +27,9 @@ from engine.engine import Engine, EngineConfig  # noqa: E402
 from engine.handler_registry import HandlerRegistry  # noqa: E402
 from engine.schema import upgrade  # noqa: E402
 
-DEFAULT_CORPUS = ROOT / "tests" / "corpus"
+SHARED_CORPUS = ROOT.parent / "shared" / "corpus"
+# The repository keeps an unchanged copy, so a clone away from ../shared still has a corpus.
+DEFAULT_CORPUS = SHARED_CORPUS if SHARED_CORPUS.is_dir() else ROOT / "tests" / "corpus"
 
 
 def diagrams(folders: list[Path]) -> list[Path]:
