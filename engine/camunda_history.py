@@ -275,7 +275,7 @@ class CamundaHistory:
                 data = conn.execute(
                     select(HistoryEvent.data)
                     .where(
-                        HistoryEvent.instance_id == instance_id,
+                        HistoryEvent.chain == instance_id,  # an instance's events are its chain
                         HistoryEvent.event_type == "instance_cancelled",
                     )
                     .limit(1)

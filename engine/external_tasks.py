@@ -349,7 +349,7 @@ class ExternalTasks:
             data = conn.execute(
                 select(HistoryEvent.data)
                 .where(
-                    HistoryEvent.instance_id == row.instance_id,
+                    HistoryEvent.chain == row.instance_id,  # an instance's events are its chain
                     HistoryEvent.task_id == row.id,
                     HistoryEvent.event_type == FAILED_EVENT,
                 )

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from threading import Lock
 from typing import Any
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
+from .bpmn.serializer import remembered, workflow_state
 from .errors import Conflict, NotFound
 from .history import ChainHead, NewEvent, chain_rows
 from .models import HistoryEvent, Instance, TaskState
@@ -61,21 +63,23 @@ _DELETE_TASKS = Prepared(
         TaskState.instance_id == bindparam("i_id"), TaskState.task_id == bindparam("t_id")
     )
 )
-_UPDATE_INSTANCE = Prepared(
-    update(Instance)
-    .where(Instance.id == bindparam("i_id"), Instance.version == bindparam("expected"))
-    .values(
-        version=bindparam("new_version"),
-        state=bindparam("state"),
-        variables=bindparam("variables"),
-        status=bindparam("status"),
-        suspended=bindparam("suspended"),
-        incidents=bindparam("incidents"),
-        ended_at=bindparam("ended_at"),
-        next_task_pos=bindparam("next_task_pos"),
-        history_seq=bindparam("history_seq"),
-        history_head=bindparam("history_head"),
-    )
+_INSTANCE_VALUES: dict[str, Any] = {
+    "version": bindparam("new_version"),
+    "state": bindparam("state"),
+    "variables": bindparam("variables"),
+    "suspended": bindparam("suspended"),
+    "incidents": bindparam("incidents"),
+    "ended_at": bindparam("ended_at"),
+    "next_task_pos": bindparam("next_task_pos"),
+    "history_seq": bindparam("history_seq"),
+    "history_head": bindparam("history_head"),
+}
+_WHERE_VERSION = (Instance.id == bindparam("i_id"), Instance.version == bindparam("expected"))
+# Two forms: SQLite rewrites the entries of every index whose column is assigned, even to the
+# value it already has, and status is in two indexes; most commands leave it unchanged.
+_UPDATE_INSTANCE = Prepared(update(Instance).where(*_WHERE_VERSION).values(_INSTANCE_VALUES))
+_UPDATE_INSTANCE_STATUS = Prepared(
+    update(Instance).where(*_WHERE_VERSION).values({**_INSTANCE_VALUES, "status": bindparam("status")})
 )
 _INSERT_EVENTS = Prepared(insert(HistoryEvent))
 
@@ -95,6 +99,12 @@ class InstanceHeader:
     next_task_pos: int
     started_at: datetime | None = None
     started_by: str | None = None
+    # The status as stored on the row, so saving rewrites it (and its indexes) only when it changed.
+    stored_status: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.stored_status is None:
+            self.stored_status = self.status
 
 
 @dataclass
@@ -200,18 +210,25 @@ class InstanceStore:
     def _split(self, workflow: BpmnWorkflow) -> tuple[dict[str, Any], dict[str, tuple[Any, str | None]]]:
         """The workflow as SpiffWorkflow's serializer writes it, split into state and tasks.
 
-        The configured converters make this cheap: specs convert to references and
-        unchanged tasks return the dict they returned before.
+        The configured converters make this cheap: specs convert to references, the
+        workflow-level state is converted without its tasks, and unchanged tasks return the
+        dict they returned before.
         """
-        state: dict[str, Any] = self.registry.convert(workflow)
+        state = workflow_state(self.registry, workflow)
         state.pop("spec", None)
         state.pop("subprocess_specs", None)
-        tasks: dict[str, tuple[Any, str | None]] = {
-            task_id: (dct, None) for task_id, dct in state.pop("tasks").items()
-        }
+        state.pop("tasks", None)
+        convert = self.registry.convert
+        tasks: dict[str, tuple[Any, str | None]] = {}
+        for task in workflow.tasks.values():
+            dct = remembered(task) or convert(task)
+            tasks[dct["id"]] = (dct, None)
+        subprocesses = workflow.subprocesses
         for sub_id, sub_state in state["subprocesses"].items():
-            for task_id, dct in sub_state.pop("tasks").items():
-                tasks[task_id] = (dct, sub_id)
+            sub_state.pop("tasks", None)
+            for task in subprocesses[UUID(sub_id)].tasks.values():
+                dct = remembered(task) or convert(task)
+                tasks[dct["id"]] = (dct, sub_id)
         return state, tasks
 
     def insert_new(self, conn: Connection, live: LiveInstance) -> None:
@@ -275,7 +292,6 @@ class InstanceStore:
         values = {
             "state": state,
             "variables": json.dumps(variables, default=str),
-            "status": header.status,
             "suspended": header.suspended,
             "incidents": header.incidents,
             "ended_at": live.ended_at,
@@ -283,12 +299,15 @@ class InstanceStore:
             "history_seq": head.seq,
             "history_head": head.head,
         }
-        changed = _UPDATE_INSTANCE.rowcount(
-            conn, {"i_id": header.id, "expected": header.version, "new_version": header.version + 1, **values}
-        )
+        values.update(i_id=header.id, expected=header.version, new_version=header.version + 1)
+        if header.status != header.stored_status:
+            changed = _UPDATE_INSTANCE_STATUS.rowcount(conn, {**values, "status": header.status})
+        else:
+            changed = _UPDATE_INSTANCE.rowcount(conn, values)
         if changed != 1:
             raise Conflict(f"Process instance {header.id} was changed by another request; retry")
         header.version += 1
+        header.stored_status = header.status
         _DELETE_TASKS.execute_many(conn, removed)
         _UPDATE_TASKS.execute_many(conn, updates)
         _INSERT_TASKS.execute_many(conn, inserts)

@@ -209,8 +209,9 @@ class HistoryEvent(Base):
 
     __tablename__ = "history_events"
     __table_args__ = (
+        # An instance's events are the chain named by its id, so (chain, seq) also finds an
+        # instance's history: no separate instance index to update on every append.
         UniqueConstraint("chain", "seq", name="uq_history_chain_seq"),
-        Index("ix_history_instance", "instance_id", "seq"),
         Index("ix_history_business_key", "business_key"),
         Index("ix_history_actor_at", "actor", "at"),
         Index("ix_history_at", "at"),

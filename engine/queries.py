@@ -294,6 +294,9 @@ class HistoryFilter:
             (HistoryEvent.chain, self.chain),
         )
         query = select(HistoryEvent).where(*(column == value for column, value in equal if value is not None))
+        if self.instance_id is not None:
+            # An instance's events are its chain: the (chain, seq) key is the index that finds them.
+            query = query.where(HistoryEvent.chain == self.instance_id)
         if self.since is not None:
             query = query.where(HistoryEvent.at >= self.since)
         if self.until is not None:
