@@ -44,21 +44,48 @@ class NewEvent:
 
 
 def event_hash(prev_hash: str, row: Mapping[str, Any] | Any) -> str:
-    material = "|".join(
+    context = _context_material(row)
+    return _digest(
+        prev_hash, row["chain"], row["seq"], row["event_type"], row["actor"], canonical_time(row["at"]),
+        context, row.get("task_id"), row.get("element_id"), row["data"],
+    )  # fmt: skip
+
+
+def _context_material(row: Mapping[str, Any] | Any) -> str:
+    return "|".join(
         [
-            prev_hash,
-            str(row["chain"]),
-            str(row["seq"]),
-            str(row["event_type"]),
-            str(row["actor"]),
-            canonical_time(row["at"]),
             str(row.get("instance_id") or ""),
             str(row.get("business_key") or ""),
             str(row.get("definition_id") or ""),
             str(row.get("definition_version") or ""),
-            str(row.get("task_id") or ""),
-            str(row.get("element_id") or ""),
-            str(row["data"]),
+        ]
+    )
+
+
+def _digest(
+    prev_hash: str,
+    chain: Any,
+    seq: Any,
+    event_type: Any,
+    actor: Any,
+    at: str,
+    context: str,
+    task_id: Any,
+    element_id: Any,
+    data: Any,
+) -> str:
+    material = "|".join(
+        [
+            prev_hash,
+            str(chain),
+            str(seq),
+            str(event_type),
+            str(actor),
+            at,
+            context,
+            str(task_id or ""),
+            str(element_id or ""),
+            str(data),
         ]
     )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
@@ -80,6 +107,9 @@ def chain_rows(
     """Rows for ``events`` appended after ``head``; returns them and the new head."""
     rows = []
     seq, prev = head.seq, head.head
+    # The same for every event of one append: worked out once.
+    at_text = canonical_time(at)
+    context_text = _context_material(context)
     for event in events:
         seq += 1
         row: dict[str, Any] = {
@@ -97,8 +127,10 @@ def chain_rows(
             "data": canonical_json(dict(event.data)),
             "prev_hash": prev,
         }
-        row["hash"] = event_hash(prev, row)
-        prev = row["hash"]
+        row["hash"] = prev = _digest(
+            prev, chain, seq, event.event_type, event.actor, at_text, context_text,
+            event.task_id, event.element_id, row["data"],
+        )  # fmt: skip
         rows.append(row)
     return rows, ChainHead(seq, prev)
 

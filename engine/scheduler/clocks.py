@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from ..instance_store import LiveInstance
 from ..sql import Prepared
@@ -32,6 +32,17 @@ _STOP_CLOCKS = Prepared(
     .values(state=STOPPED, stopped_at=bindparam("now"), next_stage=None, due_at=None)
     .values(lease_owner=None, lease_until=None)
 )
+_UNSTOPPED_CLOCKS = Prepared(
+    select(SlaClockRow.task_id).where(
+        SlaClockRow.instance_id == bindparam("instance_id"), SlaClockRow.state != STOPPED
+    )
+)
+# Attribute of a LiveInstance: ids of its tasks whose clocks are not stopped (absent: not read yet).
+# Most tasks have no clock (no policy, no camunda:dueDate); knowing which do saves the two
+# statements that would stop their clocks and end their pauses in every command that ends one.
+# Only this keeper creates clock rows in a command, and a live instance is reused only at the
+# row version it was saved at, so the set cannot miss a clock; a stale extra id costs a no-op.
+_CLOCKED = "engine_clocked_tasks"
 _END_PAUSES = Prepared(
     update(SlaPause)
     .where(SlaPause.task_id == bindparam("t_id"), SlaPause.ended_at.is_(None))
@@ -61,7 +72,11 @@ class DeadlineKeeper:
 
     def rows_synced(self, step: Step, opened: list[TaskRowInfo], ended: list[str]) -> None:
         if ended:
-            self._stop(step.conn, ended, step.now, step.actor.name)
+            clocked = _clocked(step)
+            stopping = [task_id for task_id in ended if task_id in clocked]
+            if stopping:
+                self._stop(step.conn, stopping, step.now, step.actor.name)
+                clocked.difference_update(stopping)
         started = self._start(step, [info for info in opened if info.kind == "user" and info.due_at])
         if self.customer_waits.active:
             resumed = self.customer_waits.follow(step, clocks_started=bool(started))
@@ -88,6 +103,9 @@ class DeadlineKeeper:
             assert plan is not None
             rows.append(clock_row(info, step.live.header.id, plan))
         _INSERT_CLOCKS.execute_many(step.conn, rows)
+        known: set[str] | None = getattr(step.live, _CLOCKED, None)
+        if known is not None:
+            known.update(row["task_id"] for row in rows)
         return [row["due_at"] for row in rows]
 
     @staticmethod
@@ -95,6 +113,15 @@ class DeadlineKeeper:
         """Completing (or cancelling) a task stops its clock for good; reassigning does not."""
         _STOP_CLOCKS.execute_many(conn, [{"t_id": task_id, "now": now} for task_id in task_ids])
         _END_PAUSES.execute_many(conn, [{"t_id": task_id, "now": now, "by": by} for task_id in task_ids])
+
+
+def _clocked(step: Step) -> set[str]:
+    known: set[str] | None = getattr(step.live, _CLOCKED, None)
+    if known is None:
+        rows = _UNSTOPPED_CLOCKS.all(step.conn, {"instance_id": step.live.header.id})
+        known = {row[0] for row in rows}
+        setattr(step.live, _CLOCKED, known)
+    return known
 
 
 def _variables(live: LiveInstance) -> dict[str, Any]:

@@ -241,6 +241,21 @@ def test_completing_the_task_stops_the_clock(
     assert sla_engine.due.next_due() is None
 
 
+def test_completing_the_task_stops_the_clock_after_a_cold_start(
+    sla_engine: Engine, clock: ManualClock, scheduler: SchedulerService
+) -> None:
+    """Which tasks have clocks is read from the rows when the live workflow is not cached."""
+    task = start(sla_engine, "sla_fast", "A")
+    sla_engine.store.cache.clear()
+    clock.advance(timedelta(minutes=10))
+    sla_engine.runtime.complete_task(task["id"], {}, AGENT)
+    clock.advance(timedelta(days=2))
+    assert wake(scheduler) == []
+    assert stages_raised(sla_engine, task["id"]) == []
+    deadline = sla_engine.alarms.deadline(task["id"])
+    assert (deadline["state"], deadline["met"]) == ("stopped", True)
+
+
 def test_reassigning_does_not_reset_the_clock(
     sla_engine: Engine, clock: ManualClock, scheduler: SchedulerService
 ) -> None:
