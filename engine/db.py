@@ -87,22 +87,37 @@ class Database:
         self.engine: Engine = create_engine(self.url, **kwargs)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._checkpointer: WalCheckpointer | None = None
+        self._idle: IdleConnections | None = None
         if self.is_sqlite:
             _configure_sqlite(self.engine)
             self._checkpointer = WalCheckpointer(self.engine)
+            self._idle = IdleConnections(self.engine)
 
     @contextmanager
     def transaction(self, *, write: bool = True) -> Iterator[Connection]:
         """The transaction boundary: commit on success, roll back on any error."""
+        idle = self._idle
         try:
-            with self.engine.connect() as conn:
-                conn.info["write"] = write
-                conn.info[_TRANSACTION_SCOPE] = {}
-                with conn.begin():
-                    yield conn
-                scope = conn.info.pop(_TRANSACTION_SCOPE, {})
+            conn = idle.take() if idle is not None else self.engine.connect()
         except OperationalError as exc:
             raise _store_error(exc) from exc
+        try:
+            info = conn.info
+            info["write"] = write
+            info[_TRANSACTION_SCOPE] = {}
+            with conn.begin():
+                yield conn
+            scope = info.pop(_TRANSACTION_SCOPE, {})
+        except OperationalError as exc:
+            conn.close()
+            raise _store_error(exc) from exc
+        except BaseException:
+            conn.close()  # back to the pool, which resets it: nothing of a failed command is reused
+            raise
+        if idle is not None:
+            idle.give_back(conn)
+        else:
+            conn.close()
         for callback in scope.get(_AFTER_COMMIT, ()):
             try:
                 callback()
@@ -110,9 +125,51 @@ class Database:
                 log.exception("after-commit callback failed")
 
     def dispose(self) -> None:
+        if self._idle is not None:
+            self._idle.close()
         if self._checkpointer is not None:
             self._checkpointer.stop()
         self.engine.dispose()
+
+
+class IdleConnections:
+    """SQLite: connections kept open between transactions, handed to one transaction at a time.
+
+    Opening a SQLAlchemy connection from the pool and closing it again (checkout, reset,
+    checkin, events) cost several times the BEGIN and COMMIT of a short command. A connection
+    whose transaction ended normally goes back on this list; one whose transaction failed is
+    closed (returned to the pool and reset), as every connection was before. At most
+    ``keep`` wait here; a transaction that finds none opens one, as before.
+    """
+
+    def __init__(self, engine: Engine, keep: int = 5) -> None:
+        self._engine = engine
+        self._keep = keep
+        self._items: list[Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def take(self) -> Connection:
+        with self._lock:
+            if self._items:
+                return self._items.pop()
+        return self._engine.connect()
+
+    def give_back(self, conn: Connection) -> None:
+        """Keep ``conn`` (its transaction ended normally) for the next transaction, or close it."""
+        if not (conn.closed or conn.invalidated or conn.in_transaction()):
+            with self._lock:
+                if not self._closed and len(self._items) < self._keep:
+                    self._items.append(conn)
+                    return
+        conn.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            items, self._items = self._items, []
+        for conn in items:
+            conn.close()
 
 
 class WalCheckpointer:
