@@ -22,8 +22,12 @@ from .models import HistoryChain, HistoryEvent
 GENESIS = "0" * 64
 
 
+# One encoder for every event: json.dumps with options builds a new encoder on each call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_json(data: Any) -> str:
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(data)
 
 
 def canonical_time(at: datetime) -> str:

@@ -84,6 +84,10 @@ _UPDATE_INSTANCE_STATUS = Prepared(
 _INSERT_EVENTS = Prepared(insert(HistoryEvent))
 
 
+# json.dumps with options builds a new encoder on each call; this runs on every save.
+_VARIABLES_JSON = json.JSONEncoder(default=str)
+
+
 @dataclass
 class InstanceHeader:
     id: str
@@ -291,7 +295,7 @@ class InstanceStore:
         state = json.dumps(state_dict)
         values = {
             "state": state,
-            "variables": json.dumps(variables, default=str),
+            "variables": _VARIABLES_JSON.encode(variables),
             "suspended": header.suspended,
             "incidents": header.incidents,
             "ended_at": live.ended_at,

@@ -25,6 +25,8 @@ class _Compiled:
     processors: Mapping[str, Callable[[Any], Any]]
     # Values bound in the statement itself (literals such as ``state == "open"``).
     literals: Mapping[str, Any]
+    # Positional styles: (name, bind processor or None) in parameter order, worked out once.
+    steps: tuple[tuple[str, Callable[[Any], Any] | None], ...] | None = None
 
 
 class Prepared:
@@ -42,7 +44,8 @@ class Prepared:
             order = tuple(getattr(compiled, "positiontup", None) or ()) if positional else None
             processors = dict(getattr(compiled, "_bind_processors", {}) or {})
             literals = {k: v for k, v in compiled.params.items() if k not in values}
-            found = _Compiled(str(compiled), order, processors, literals)
+            steps = tuple((name, processors.get(name)) for name in order) if order is not None else None
+            found = _Compiled(str(compiled), order, processors, literals, steps)
             self._by_dialect[key] = found
         return found
 
@@ -50,10 +53,9 @@ class Prepared:
         processors = compiled.processors
         if compiled.literals:
             values = {**compiled.literals, **values}
-        if compiled.order is not None:
+        if compiled.steps is not None:
             return tuple(
-                processors[name](values[name]) if name in processors else values[name]
-                for name in compiled.order
+                values[name] if process is None else process(values[name]) for name, process in compiled.steps
             )
         return {
             name: (processors[name](value) if name in processors else value) for name, value in values.items()
