@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Connection
@@ -25,8 +28,41 @@ class _Compiled:
     processors: Mapping[str, Callable[[Any], Any]]
     # Values bound in the statement itself (literals such as ``state == "open"``).
     literals: Mapping[str, Any]
-    # Positional styles: (name, bind processor or None) in parameter order, worked out once.
-    steps: tuple[tuple[str, Callable[[Any], Any] | None], ...] | None = None
+    # Positional styles, worked out once: all values in parameter order, fetched in one C call
+    # (a row of a wide INSERT would otherwise cost a Python step per column), then the bind
+    # processors of the few columns that have one (dates, booleans), by position.
+    fetch: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
+    process: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
+
+
+def _remember_times(process: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``process``, remembering what it made of recent datetimes.
+
+    A command binds the same few times (its "now") a dozen times, and formatting one (SQLite
+    stores text) costs more than the rest of a row. Equal datetimes with equal UTC offsets
+    have the same wall-clock fields, so the same text whatever the processor writes.
+    """
+
+    @lru_cache(maxsize=256)
+    def by_time(value: datetime, _offset: Any) -> Any:
+        return process(value)
+
+    def processed(value: Any) -> Any:
+        if type(value) is datetime:
+            return by_time(value, value.utcoffset())
+        return process(value)
+
+    return processed
+
+
+def _fetcher(order: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    if not order:
+        return lambda _values: ()
+    if len(order) == 1:
+        name = order[0]
+        return lambda values: (values[name],)
+    fetch: Callable[[Mapping[str, Any]], tuple[Any, ...]] = itemgetter(*order)
+    return fetch
 
 
 class Prepared:
@@ -44,8 +80,13 @@ class Prepared:
             order = tuple(getattr(compiled, "positiontup", None) or ()) if positional else None
             processors = dict(getattr(compiled, "_bind_processors", {}) or {})
             literals = {k: v for k, v in compiled.params.items() if k not in values}
-            steps = tuple((name, processors.get(name)) for name in order) if order is not None else None
-            found = _Compiled(str(compiled), order, processors, literals, steps)
+            fetch = _fetcher(order) if order is not None else None
+            process = tuple(
+                (i, _remember_times(processors[name]))
+                for i, name in enumerate(order or ())
+                if name in processors
+            )
+            found = _Compiled(str(compiled), order, processors, literals, fetch, process)
             self._by_dialect[key] = found
         return found
 
@@ -53,10 +94,14 @@ class Prepared:
         processors = compiled.processors
         if compiled.literals:
             values = {**compiled.literals, **values}
-        if compiled.steps is not None:
-            return tuple(
-                values[name] if process is None else process(values[name]) for name, process in compiled.steps
-            )
+        if compiled.fetch is not None:
+            row = compiled.fetch(values)
+            if not compiled.process:
+                return row
+            changed = list(row)
+            for i, process in compiled.process:
+                changed[i] = process(changed[i])
+            return tuple(changed)
         return {
             name: (processors[name](value) if name in processors else value) for name, value in values.items()
         }

@@ -48,6 +48,8 @@ _MEMO = "_engine_serialized"
 
 # Tasks whose data SpiffWorkflow or the engine may change in place, without a change of state.
 _UNDER_WAY = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+# Ended for good (nothing sets another state on them); ERROR is left out: a failed task is retried.
+_ENDED = TaskState.COMPLETED | TaskState.CANCELLED
 
 
 def _fingerprint(task: Task, parent: Task | None) -> tuple[Any, ...]:
@@ -65,21 +67,34 @@ def _fingerprint(task: Task, parent: Task | None) -> tuple[Any, ...]:
     return (*own, parent.state, parent.last_state_change, id(parent.data), len(parent.data))
 
 
+def _memo(task: Task, dct: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any], bool]:
+    """(fingerprint, dict, settled): settled when the task and its parent have both ended.
+
+    Most tasks of a running instance are settled. Their parent cannot change any more, so
+    only their own fingerprint is checked (children dropped below them still show in it).
+    """
+    parent = task.parent
+    settled = bool(task.state & _ENDED) and (parent is None or bool(parent.state & _ENDED))
+    return _fingerprint(task, None if settled else parent), dct, settled
+
+
 def remembered(task: Task) -> dict[str, Any] | None:
     """The dict last written for ``task`` if it is still what converting it would give, else None.
 
     The store's fast path over the tasks of a workflow, most of which are long finished.
     """
     memo = task.__dict__.get(_MEMO)
-    if memo is None or task.state & _UNDER_WAY:
+    if memo is None:
+        return None
+    dct: dict[str, Any] = memo[1]
+    if memo[2]:
+        return dct if memo[0] == _fingerprint(task, None) else None
+    if task.state & _UNDER_WAY:
         return None
     parent = task.parent
     if parent is not None and parent.state & _UNDER_WAY:
         return None
-    if memo[0] != _fingerprint(task, parent):
-        return None
-    dct: dict[str, Any] = memo[1]
-    return dct
+    return dct if memo[0] == _fingerprint(task, parent) else None
 
 
 class MemoTaskConverter(TaskConverter):
@@ -95,14 +110,14 @@ class MemoTaskConverter(TaskConverter):
             dct["typename"] = memo[1].get("typename")
             if dct == memo[1]:
                 dct = memo[1]  # the same object again: the store writes only what is not
-        task.__dict__[_MEMO] = (_fingerprint(task, task.parent), dct)
+        task.__dict__[_MEMO] = _memo(task, dct)
         return dct
 
     def from_dict(self, dct: dict[str, Any], workflow: Any) -> Task:
         task: Task = super().from_dict(dct, workflow)
         # A task just loaded is unchanged: remember the stored dict so it is not written again.
         # Its parent is restored before it (rows are read in creation order).
-        task.__dict__[_MEMO] = (_fingerprint(task, task.parent), dct)
+        task.__dict__[_MEMO] = _memo(task, dct)
         return task
 
 
