@@ -546,13 +546,10 @@ class Runtime:
     def complete_external(
         self, task_id: str, variables: Mapping[str, Any] | None, actor: Actor, worker_id: str | None = None
     ) -> None:
+        require_can_change(actor, "complete external tasks")
         data = check_variables(variables)
         with self.db.transaction() as conn:
-            ref = self._task(conn, task_id)
-            if ref.kind != "external":
-                raise BadRequest(f"Task {task_id} is not an external task")
-            if worker_id is not None and ref.worker_id not in (None, worker_id):
-                raise Conflict(f"External task {task_id} is locked by worker {ref.worker_id}")
+            ref = self._external_task(conn, task_id, worker_id)
             with self._instance(conn, ref.instance_id, actor) as step:
                 self._require_running(step.live, "complete external tasks")
                 task = self._spiff_task(step.live, task_id)
@@ -563,17 +560,27 @@ class Runtime:
     def external_bpmn_error(
         self, task_id: str, signal: BpmnErrorSignal, actor: Actor, worker_id: str | None = None
     ) -> None:
+        require_can_change(actor, "report BPMN errors of external tasks")
         with self.db.transaction() as conn:
-            ref = self._task(conn, task_id)
-            if ref.kind != "external":
-                raise BadRequest(f"Task {task_id} is not an external task")
-            if worker_id is not None and ref.worker_id not in (None, worker_id):
-                raise Conflict(f"External task {task_id} is locked by worker {ref.worker_id}")
+            ref = self._external_task(conn, task_id, worker_id)
             with self._instance(conn, ref.instance_id, actor) as step:
                 self._require_running(step.live, "handle BPMN errors")
                 task = self._spiff_task(step.live, task_id)
                 self.stepper.throw_error(step, task, signal)
                 self.stepper.advance(step)
+
+    def _external_task(self, conn: Connection, task_id: str, worker_id: str | None) -> TaskRef:
+        """The open external task ``task_id``, checked against the worker that answers for it.
+
+        The API checked the lock before this transaction; it is checked again here because
+        the lock may have expired and been taken by another worker in between.
+        """
+        ref = self._task(conn, task_id)
+        if ref.kind != "external":
+            raise BadRequest(f"Task {task_id} is not an external task")
+        if worker_id is not None and ref.worker_id not in (None, worker_id):
+            raise Conflict(f"External task {task_id} is locked by worker {ref.worker_id}")
+        return ref
 
     def now(self) -> datetime:
         return self.clock.now()

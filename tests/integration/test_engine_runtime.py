@@ -259,6 +259,11 @@ def test_external_task_waits_for_its_worker(engine: Engine) -> None:
     assert len(work) == 1 and work[0]["topic"] == "payments"
     with pytest.raises(BadRequest):
         engine.runtime.complete_task(work[0]["id"], {}, AGENT)
+    with pytest.raises(Forbidden):
+        engine.runtime.complete_external(work[0]["id"], {"charged": 1}, AUDITOR)
+    with pytest.raises(Forbidden):
+        engine.runtime.external_bpmn_error(work[0]["id"], BpmnErrorSignal("PAYMENT_FAILED"), AUDITOR)
+    assert engine.queries.tasks(instance_id=instance_id, kind="external") == work
     engine.runtime.complete_external(work[0]["id"], {"charged": 42}, Actor.operator("worker-1"))
     check = only_task(engine, instance_id)
     assert check["element_id"] == "check"
