@@ -15,9 +15,7 @@ from flask.typing import ResponseReturnValue
 from engine.actors import require_may_deploy
 from engine.errors import DefinitionError, Forbidden, ValidationError
 
-from ..rest.definitions import _form_flag as form_flag
-from ..rest.definitions import _form_text as form_text
-from ..rest.definitions import _uploaded_files as uploaded_files
+from ..rest.definitions import form_flag, form_text, uploaded_files
 from . import access
 from .common import engine, me
 

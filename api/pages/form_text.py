@@ -16,7 +16,7 @@ from markupsafe import Markup, escape
 
 from engine.forms.conditions import evaluate_condition
 from engine.forms.model import FormText
-from engine.forms.validation import _MISSING, _get
+from engine.forms.validation import MISSING, value_at
 
 from .display import show_value
 
@@ -29,8 +29,8 @@ def _fill(match: re.Match[str], scope: Mapping[str, Any]) -> str:
     expression = match.group(1).strip()
     if not _NAME.fullmatch(expression):
         return ""
-    value = _get(scope, expression)
-    return "" if value is None or value is _MISSING else str(escape(show_value(value)))
+    value = value_at(scope, expression)
+    return "" if value is None or value is MISSING else str(escape(show_value(value)))
 
 
 def render_text(text: str, scope: Mapping[str, Any]) -> Markup:

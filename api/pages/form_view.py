@@ -26,7 +26,7 @@ from werkzeug.datastructures import MultiDict
 
 from engine.errors import FieldError
 from engine.forms.model import MULTIPLE_TYPES, OPTION_TYPES, Form, FormField, Option
-from engine.forms.validation import _MISSING, _Check, _empty_value, _get, options_for
+from engine.forms.validation import MISSING, FieldCheck, empty_value, options_for, value_at
 
 from .display import show_value, zone
 from .form_text import render_text, text_hidden
@@ -143,7 +143,7 @@ def _number_text(number: Decimal) -> str:
 
 # The engine's own readings of a field's conditions, so that the page shows and sends exactly
 # what the engine's check will take (its reader keeps no state of its own for these).
-_ENGINE_RULES = _Check({})
+_ENGINE_RULES = FieldCheck({})
 
 
 def _hidden(f: FormField, scope: Mapping[str, Any]) -> bool:
@@ -206,8 +206,8 @@ class _Builder:
         scope: Mapping[str, Any],
         extra_rows: int = 0,
     ) -> FieldView:
-        value = _get(values, f.key)
-        if value is _MISSING:
+        value = value_at(values, f.key)
+        if value is MISSING:
             value = f.default
         options = options_for(f, self.context) if f.type in OPTION_TYPES else None
         plain = f.type not in OPTION_TYPES and f.type != "dynamiclist"
@@ -250,7 +250,7 @@ def build(
     typed = context if values is None else values
     # As form-js starts a form: a field the data does not fill holds its default or empty value
     # (an unchecked checkbox is false), and conditions read those.
-    initial = {f.key: _empty_value(f) if f.default is None else f.default for f in form.fields}
+    initial = {f.key: empty_value(f) if f.default is None else f.default for f in form.fields}
     scope = {**initial, **context, **typed}
     builder = _Builder(context, errors)
     entries: list[FieldView | TextView] = []

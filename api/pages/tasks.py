@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from engine.errors import FieldError, ValidationError
 from engine.forms import Form
 
-from ..rest.tasks import _existing_user as existing_user
+from ..rest.tasks import existing_user
 from . import access
 from .common import back_to, engine, me, safe_next
 from .form_view import ADD_ROW, build, hidden_ids, read_submission, rows_to_add

@@ -121,9 +121,9 @@ _DEPLOY_BODY = {
 def deploy() -> ResponseReturnValue:
     actor = current_actor()
     require_may_deploy(actor)
-    sources, forms = _uploaded_files()
-    name = _form_text("name")
-    changed_only = _form_flag("changed_only", default=True)
+    sources, forms = uploaded_files()
+    name = form_text("name")
+    changed_only = form_flag("changed_only", default=True)
     report = engine().deployer.deploy(
         sources, actor=actor.name, name=name, source="api", forms=forms, changed_only=changed_only
     )
@@ -132,7 +132,7 @@ def deploy() -> ResponseReturnValue:
     return created(report.to_dict(), f"{request.script_root}/api/v1/definitions?latest=true")
 
 
-def _uploaded_files() -> tuple[list[SourceFile], dict[str, bytes]]:
+def uploaded_files() -> tuple[list[SourceFile], dict[str, bytes]]:
     if request.mimetype != "multipart/form-data":
         from .params import UnsupportedMediaType
 
@@ -172,7 +172,7 @@ def _base_name(filename: str) -> str:
     return PureWindowsPath(PurePosixPath(filename).name).name.strip()
 
 
-def _form_text(field: str) -> str | None:
+def form_text(field: str) -> str | None:
     value = request.form.get(field)
     if value is None or not value.strip():
         return None
@@ -181,7 +181,7 @@ def _form_text(field: str) -> str | None:
     return value.strip()
 
 
-def _form_flag(field: str, *, default: bool) -> bool:
+def form_flag(field: str, *, default: bool) -> bool:
     value = request.form.get(field)
     if value is None or value == "":
         return default

@@ -108,7 +108,7 @@ def unclaim(task_id: str) -> ResponseReturnValue:
     return jsonify(_task(task_id))
 
 
-def _existing_user(name: Any, field: str) -> str:
+def existing_user(name: Any, field: str) -> str:
     account = users().account_by_name(name) if isinstance(name, str) else None
     if account is None or not account.active:
         raise ValidationError(
@@ -129,7 +129,7 @@ def assign(task_id: str) -> ResponseReturnValue:
     body = json_body()
     assignee = body["assignee"]
     if assignee is not None:
-        assignee = _existing_user(assignee, "assignee")
+        assignee = existing_user(assignee, "assignee")
     engine().runtime.assign(task_id, assignee, current_actor())
     return jsonify(_task(task_id))
 
@@ -144,7 +144,7 @@ def assign(task_id: str) -> ResponseReturnValue:
 )
 def delegate(task_id: str) -> ResponseReturnValue:
     body = json_body()
-    engine().runtime.delegate(task_id, _existing_user(body["to"], "to"), current_actor())
+    engine().runtime.delegate(task_id, existing_user(body["to"], "to"), current_actor())
     return jsonify(_task(task_id))
 
 

@@ -28,18 +28,18 @@ from engine.forms.values import (
     check_text,
 )
 
-_MISSING = object()
+MISSING = object()
 _SIMPLE_PATH = re.compile(r"=\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*")
 
 
-def _get(data: Mapping[str, Any], key: str) -> Any:
+def value_at(data: Mapping[str, Any], key: str) -> Any:
     """The value at a dotted key: nested objects as form-js writes them, or a flat dotted key."""
     if key in data:
         return data[key]
     value: Any = data
     for part in key.split("."):
         if not isinstance(value, Mapping) or part not in value:
-            return _MISSING
+            return MISSING
         value = value[part]
     return value
 
@@ -51,7 +51,7 @@ def _put(out: dict[str, Any], key: str, value: Any) -> None:
     out[last] = value
 
 
-def _empty_value(f: FormField) -> Any:
+def empty_value(f: FormField) -> Any:
     if f.type == "checkbox":
         return False
     if f.type in MULTIPLE_TYPES or f.type == "dynamiclist":
@@ -60,7 +60,7 @@ def _empty_value(f: FormField) -> Any:
 
 
 def _is_empty(f: FormField, value: Any) -> bool:
-    if value is None or value is _MISSING:
+    if value is None or value is MISSING:
         return True
     if f.type == "checkbox":
         # An unchecked required checkbox counts as unanswered, as in form-js.
@@ -86,7 +86,7 @@ def options_for(f: FormField, context: Mapping[str, Any]) -> tuple[Option, ...] 
         if match is None:
             return None
         source = match.group(1)
-    found = _get(context, source)
+    found = value_at(context, source)
     if not isinstance(found, list):
         return ()
     options: list[Option] = []
@@ -98,7 +98,7 @@ def options_for(f: FormField, context: Mapping[str, Any]) -> tuple[Option, ...] 
     return tuple(options)
 
 
-class _Check:
+class FieldCheck:
     def __init__(self, context: Mapping[str, Any]) -> None:
         self.context = context
         self.errors: list[FieldError] = []
@@ -124,18 +124,18 @@ class _Check:
             hidden = self.hidden(f, scope)
             if hidden is True:
                 continue
-            raw = _get(data, f.key)
+            raw = value_at(data, f.key)
             if self.readonly(f, scope):
-                stored = _get(current, f.key)
-                if raw is not _MISSING and raw != (None if stored is _MISSING else stored):
+                stored = value_at(current, f.key)
+                if raw is not MISSING and raw != (None if stored is MISSING else stored):
                     self.fail(name, [f"{f.label} is read-only and cannot be changed"])
                 continue
             if _is_empty(f, raw):
                 if f.required and hidden is False:
                     verb = "must be checked" if f.type == "checkbox" else "is required"
                     self.fail(name, [f"{f.label} {verb}"])
-                elif raw is not _MISSING:
-                    _put(out, f.key, _empty_value(f))
+                elif raw is not MISSING:
+                    _put(out, f.key, empty_value(f))
                 continue
             value, problems = self.value(f, raw, scope, current, name)
             self.fail(name, problems)
@@ -180,7 +180,7 @@ class _Check:
     ) -> tuple[Any, list[str]]:
         if not isinstance(raw, list) or not all(isinstance(item, Mapping) for item in raw):
             return raw, [f"{f.label} must be a list of entries"]
-        stored = _get(current, f.key)
+        stored = value_at(current, f.key)
         stored_items = stored if isinstance(stored, list) else []
         cleaned = []
         for index, item in enumerate(raw):
@@ -215,7 +215,7 @@ def validate_submission(
     context = context or {}
     if not isinstance(data, Mapping):
         raise ValidationError("A form submission must be an object of field values")
-    check = _Check(context)
+    check = FieldCheck(context)
     cleaned = check.fields(form.fields, data, {**context, **data}, context, "")
     if check.errors:
         names = sorted({e.field for e in check.errors})
