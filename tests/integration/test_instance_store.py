@@ -156,3 +156,69 @@ def test_data_changed_in_place_without_a_state_change_is_written(engine: Engine,
 def _live_after_load(engine: Engine, instance_id: str) -> LiveInstance:
     with engine.db.transaction() as conn:
         return engine.store.load(conn, instance_id)
+
+
+def test_data_changed_in_place_inside_a_value_already_stored_is_written(
+    engine: Engine, tmp_path: Path
+) -> None:
+    # The remembered dict of a task holds its data's values (the delta against its parent), not
+    # copies: once a value differs from the parent's, a change inside it changed the remembered
+    # dict too, and comparing the two found nothing to write.
+    path = tmp_path / "store_check.bpmn"
+    path.write_text(PROCESS)
+    engine.deploy_paths([path], actor="designer")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="store_check", variables={"items": [1]})
+    live = _live(engine, instance_id)
+    ready = next(t for t in _all_tasks(live) if t.task_spec.name == "a")
+    ready.data["items"] = [1, 2]  # now in the task's stored delta
+    engine.runtime.claim(str(ready.id), AGENT)
+    assert_stored_is_whole(engine, instance_id)
+    ready.data["items"].append(3)  # in place, no change of state
+    engine.runtime.unclaim(str(ready.id), AGENT)
+    assert_stored_is_whole(engine, instance_id)
+    engine.store.cache.clear()
+    restored = _live_after_load(engine, instance_id)
+    again = next(t for t in _all_tasks(restored) if t.task_spec.name == "a")
+    assert again.data["items"] == [1, 2, 3]
+
+
+NESTED = """<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
+    id="Definitions_nested" targetNamespace="http://bpmn.io/schema/bpmn">
+  <bpmn:process id="nested_check" isExecutable="true">
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="first" name="First"/>
+    <bpmn:scriptTask id="script" scriptFormat="python">
+      <bpmn:script>order["lines"].append(2)</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:userTask id="second" name="Second"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="first"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="first" targetRef="script"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="script" targetRef="second"/>
+    <bpmn:sequenceFlow id="f4" sourceRef="second" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>
+"""
+
+
+def test_a_script_changing_a_nested_value_is_written(engine: Engine, tmp_path: Path) -> None:
+    # A task inherits its parent's data with shallow copies in SpiffWorkflow: the nested list
+    # was shared with the tasks of earlier commands, whose remembered dicts are not converted
+    # again, and the script task's delta against them was empty: the append was stored nowhere.
+    path = tmp_path / "nested_check.bpmn"
+    path.write_text(NESTED)
+    engine.deploy_paths([path], actor="designer")
+    instance_id = engine.runtime.start(
+        actor=AGENT, process_key="nested_check", variables={"order": {"lines": [1]}}
+    )
+    engine.runtime.complete_task(_open_tasks(engine, instance_id)[0]["id"], {}, AGENT)
+    assert_stored_is_whole(engine, instance_id)
+    engine.store.cache.clear()
+    restored = _live_after_load(engine, instance_id)
+    second = next(t for t in _all_tasks(restored) if t.task_spec.name == "second")
+    assert second.data["order"]["lines"] == [1, 2]
+    first = next(t for t in _all_tasks(restored) if t.task_spec.name == "first")
+    assert first.data["order"]["lines"] == [1]  # what the first task ended with
+    engine.runtime.complete_task(_open_tasks(engine, instance_id)[0]["id"], {}, AGENT)
+    assert engine.queries.instance(instance_id)["status"] == "completed"
