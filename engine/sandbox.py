@@ -308,6 +308,13 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     ) -> bool:
         code = _compiled(script, "exec")
         self.check_for_overwrite(context, external_context or {})
+        # SpiffWorkflow gives a task its parent's data by a shallow merge, so a nested list or
+        # dict is shared with tasks that ended, and were stored, commands ago. A script changing
+        # one in place (order["lines"].append(x)) would change those too and leave no difference
+        # for the store to write. The script works on the task's own copy.
+        own = copy.deepcopy(context)
+        context.clear()
+        context.update(own)
         context.update(self.globals)
         context.update(external_context or {})
         context["__builtins__"] = _sandbox_builtins()

@@ -9,6 +9,7 @@ subscriptions (messages, timers), the instance status, and history events for ea
 
 from __future__ import annotations
 
+import copy
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -160,7 +161,9 @@ class Stepper:
         for attempt in range(1, attempts_allowed + 1):
             step.record("handler_called", {"handler": spec.handler_name, "attempt": attempt}, task)
             context = HandlerContext(
-                variables=dict(task.data),
+                # A copy to the bottom: a handler changing a nested value in place must not
+                # change the data of this task's ancestors (see SandboxEnvironment.execute).
+                variables=copy.deepcopy(task.data),
                 instance_id=step.live.header.id,
                 business_key=step.live.header.business_key,
                 process_key=step.live.header.process_key,

@@ -37,7 +37,6 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import ServiceTaskConverter
 from SpiffWorkflow.task import Task
-from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
 from .continuations import ContinuationTimerEventDefinition, mark_stored
@@ -124,29 +123,10 @@ class MemoTaskConverter(TaskConverter):
 
     def from_dict(self, dct: dict[str, Any], workflow: Any) -> Task:
         task: Task = super().from_dict(dct, workflow)
-        if task.parent is not None and dct.get("delta"):
-            # SpiffWorkflow restores a child's data as a shallow merge of its parent's: see
-            # _inherit_own_copy for why a task must not share its parent's nested values.
-            task.data = deepcopy(task.data)
         # A task just loaded is unchanged: remember the stored dict so it is not written again.
         # Its parent is restored before it (rows are read in creation order).
         task.__dict__[_MEMO] = _memo(task, dct)
         return task
-
-
-def _inherit_own_copy(self: Task) -> None:
-    """``Task._inherit_data`` without sharing the parent's nested values.
-
-    SpiffWorkflow merges the parent's data in with shallow copies, so a list or dict inside a
-    value stays shared with the parent and every ancestor: a script's ``order["lines"].append(x)``
-    also changes the data of tasks that ended commands ago. Those are not converted again (their
-    remembered dict is reused), and the new task's delta, taken against the changed parent data,
-    leaves the change out: the store would hold neither, and a restored instance would lose it.
-    """
-    self.data = DeepMerge.merge(self.data, deepcopy(self.parent.data))
-
-
-Task._inherit_data = _inherit_own_copy
 
 
 # Set while the store converts a workflow's own state: its tasks are stored as rows apart.
