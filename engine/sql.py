@@ -23,14 +23,13 @@ from sqlalchemy.sql import ClauseElement
 @dataclass(frozen=True)
 class _Compiled:
     sql: str
-    # Parameter names in order, for positional paramstyles (SQLite's "?"); None for named styles.
-    order: tuple[str, ...] | None
     processors: Mapping[str, Callable[[Any], Any]]
     # Values bound in the statement itself (literals such as ``state == "open"``).
     literals: Mapping[str, Any]
-    # Positional styles, worked out once: all values in parameter order, fetched in one C call
-    # (a row of a wide INSERT would otherwise cost a Python step per column), then the bind
-    # processors of the few columns that have one (dates, booleans), by position.
+    # Positional paramstyles (SQLite's "?"), worked out once; None for named styles: all values
+    # in parameter order, fetched in one C call (a row of a wide INSERT would otherwise cost a
+    # Python step per column), then the bind processors of the few columns that have one
+    # (dates, booleans), by position.
     fetch: Callable[[Mapping[str, Any]], tuple[Any, ...]] | None = None
     process: tuple[tuple[int, Callable[[Any], Any]], ...] = ()
 
@@ -86,7 +85,7 @@ class Prepared:
                 for i, name in enumerate(order or ())
                 if name in processors
             )
-            found = _Compiled(str(compiled), order, processors, literals, fetch, process)
+            found = _Compiled(str(compiled), processors, literals, fetch, process)
             self._by_dialect[key] = found
         return found
 
