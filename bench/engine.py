@@ -27,6 +27,7 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from bench.sqlite_meter import SqliteMeter  # noqa: E402
 from engine.actors import Actor  # noqa: E402
 from engine.db import Database  # noqa: E402
 from engine.engine import Engine, EngineConfig  # noqa: E402
@@ -60,7 +61,7 @@ def in_memory(instances: int) -> float:
     return completions / elapsed
 
 
-def persisted(engine: Engine, instances: int) -> float:
+def persisted(engine: Engine, instances: int, meter: SqliteMeter | None = None) -> float:
     actor = Actor.operator("bench")
     completions, elapsed = 0, 0.0
     for i in range(instances):
@@ -70,7 +71,11 @@ def persisted(engine: Engine, instances: int) -> float:
             if not tasks:
                 break
             began = time.perf_counter()
-            engine.runtime.complete_task(tasks[0]["id"], {"value": i}, actor)
+            if meter is None:
+                engine.runtime.complete_task(tasks[0]["id"], {"value": i}, actor)
+            else:
+                with meter.measuring():
+                    engine.runtime.complete_task(tasks[0]["id"], {"value": i}, actor)
             elapsed += time.perf_counter() - began
             completions += 1
     return completions / elapsed
@@ -89,6 +94,37 @@ def current_rss_mb() -> float:
     return 0.0
 
 
+def new_engine(path: Path) -> Engine:
+    url = f"sqlite:///{path}"
+    db = Database(url)
+    upgrade(db)
+    db.dispose()
+    engine = Engine(EngineConfig(database_url=url, forms_dir=None), handlers=HandlerRegistry())
+    engine.deploy_paths([PROCESS], actor="bench")
+    return engine
+
+
+def sqlite_floor(folder: Path, instances: int, memory_rate: float) -> None:
+    """What SQLite alone costs a completion here, and the best ratio that leaves (see sqlite_meter)."""
+    meter = SqliteMeter(str(folder / "metered.sqlite3"))
+    meter.install()
+    engine = new_engine(Path(meter.path))
+    persisted(engine, 20)
+    persisted(engine, instances, meter)
+    engine.close()
+    sqlite_us = meter.seconds / meter.commands * 1e6
+    commit_us = meter.commit_seconds / meter.commands * 1e6
+    memory_us = 1e6 / memory_rate
+    print(
+        f"time inside SQLite per completion: {sqlite_us:,.0f} us (commit {commit_us:,.0f} us), "
+        f"against {memory_us:,.0f} us for the whole step in memory"
+    )
+    print(
+        "best ratio with no Python cost at all besides SpiffWorkflow's: "
+        f"{memory_us / (memory_us + sqlite_us):.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--instances", type=int, default=300, help="instances run to completion per side")
@@ -96,12 +132,7 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="bench-engine-"))
-    url = f"sqlite:///{folder / 'bench.sqlite3'}"
-    db = Database(url)
-    upgrade(db)
-    db.dispose()
-    engine = Engine(EngineConfig(database_url=url, forms_dir=None), handlers=HandlerRegistry())
-    engine.deploy_paths([PROCESS], actor="bench")
+    engine = new_engine(folder / "bench.sqlite3")
 
     # Warm both paths, then measure each twice, interleaved, and keep the better run of each:
     # the machine is shared, and this halves the noise from other load.
@@ -114,6 +145,7 @@ def main() -> None:
     memory_rate, engine_rate = max(memory_rates), max(engine_rates)
     print(f"in-memory SpiffWorkflow: {memory_rate:,.0f} task completions/s")
     print(f"engine (SQLite WAL, history, task rows): {engine_rate:,.0f} task completions/s")
+    sqlite_floor(folder, args.instances, memory_rate)
 
     with engine.db.transaction(write=False) as conn:
         done = conn.execute(select(Instance.id).where(Instance.status == "completed").limit(1)).scalar_one()
