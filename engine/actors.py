@@ -77,9 +77,13 @@ def may_work_on(actor: Actor, role: str | None, assignee: str | None, candidates
         return True
     if assignee:
         return assignee == actor.name
-    if actor.name in set(candidates):
+    listed = set(candidates)
+    if actor.name in listed:
         return True
-    return role is None or role in actor.roles
+    if role is not None:
+        return role in actor.roles
+    # No group and no lane: open to everyone, unless the diagram named candidate users, whose it then is.
+    return not listed
 
 
 def require_may_work_on(
@@ -89,6 +93,11 @@ def require_may_work_on(
     if not may_work_on(actor, role, assignee, candidates):
         if assignee:
             raise Forbidden(f"Task {task_name!r} is assigned to {assignee}, not to {actor.name}")
+        if role is None:
+            names = ", ".join(sorted(set(candidates)))
+            raise Forbidden(
+                f"Task {task_name!r} is for its candidate users ({names}); {actor.name} is not one"
+            )
         raise Forbidden(f"Task {task_name!r} belongs to role {role!r}, which {actor.name} does not have")
 
 

@@ -34,6 +34,7 @@ from .errors import BadRequest, NotFound, ValidationError
 from .models import HistoryEvent, Incident, Instance, TaskState
 from .models import Task as TaskRow
 from .runtime import Runtime
+from .stepper import INCIDENT_MARK
 
 # Camunda caps a long poll at 30 minutes; so do we.
 MAX_ASYNC_RESPONSE_MS = 1_800_000
@@ -476,7 +477,7 @@ class ExternalTasks:
                     },
                     task,
                 )
-                if retries == 0:
+                if retries == 0 and INCIDENT_MARK not in task.internal_data:  # one incident per failure run
                     # The stepper's one way of raising incidents: retrying works the same for every kind.
                     reason = message or "The external worker failed"
                     self.runtime.stepper._raise_incident(step, task, reason, 1)

@@ -226,7 +226,7 @@ def _may_take(user: str, roles: tuple[str, ...]) -> Any:
     # Equalities rather than IN: an expanding IN is re-rendered on every execution, and a
     # person holds a handful of roles.
     return or_(
-        TaskRow.role.is_(None),
+        and_(TaskRow.role.is_(None), func.coalesce(TaskRow.candidate_users, "") == ""),
         *(TaskRow.role == role for role in roles),
         listed.contains(f",{user},", autoescape=True),
     )

@@ -32,7 +32,7 @@ from .db import Database
 from .errors import BadRequest, BpmnErrorSignal, Conflict, NotFound, ValidationError
 from .forms import validate_submission
 from .instance_store import CANCELLED, RUNNING, InstanceHeader, InstanceStore, LiveInstance
-from .models import Definition, Incident, Subscription
+from .models import Definition, Incident, Instance, Subscription
 from .models import Task as TaskRow
 from .sql import Prepared
 from .stepper import INCIDENT_MARK, Step, Stepper, spiff_error, tasks_in_state
@@ -138,12 +138,36 @@ class Runtime:
             self._deliver(step.conn, name, business_key, payload, step.actor, hops=1)
 
     def _task(self, conn: Connection, task_id: str) -> TaskRef:
+        """The open task ``task_id``, as committed once its instance is locked for this command.
+
+        Every check a command makes (open, assignee, role, worker) must see the row as the last
+        command on the instance left it. SQLite's BEGIN IMMEDIATE already serialised the whole
+        transaction; on PostgreSQL the first read may predate a claim or completion that was
+        committing, so the row is read again once the instance row lock is held.
+        """
+        ref = self._read_task(conn, task_id)
+        if not self.db.is_sqlite:
+            self.store.header(conn, ref.instance_id, lock=True)
+            ref = self._read_task(conn, task_id)
+        if ref.state != "open":
+            raise Conflict(f"Task {ref.name or task_id!r} is already {ref.state}")
+        return ref
+
+    @staticmethod
+    def _read_task(conn: Connection, task_id: str) -> TaskRef:
         row = _SELECT_TASK_BY_ID.first(conn, {"task_id": task_id})
         if row is None:
             raise NotFound(f"No task with id {task_id!r}")
-        ref = TaskRef(*row)
-        if ref.state != "open":
-            raise Conflict(f"Task {ref.name or task_id!r} is already {ref.state}")
+        return TaskRef(*row)
+
+    def _user_task(self, conn: Connection, task_id: str) -> TaskRef:
+        """The open user task ``task_id``: service and external tasks are their handler's or worker's."""
+        ref = self._task(conn, task_id)
+        if ref.kind != "user":
+            raise BadRequest(
+                f"Task {ref.name or task_id!r} is a {ref.kind} task: its "
+                f"{'worker' if ref.kind == 'external' else 'handler'} works on it, not people"
+            )
         return ref
 
     @staticmethod
@@ -288,11 +312,7 @@ class Runtime:
     def complete_task(self, task_id: str, data: Mapping[str, Any] | None, actor: Actor) -> None:
         submitted = check_variables(data, "task data")
         with self.db.transaction() as conn:
-            ref = self._task(conn, task_id)
-            if ref.kind != "user":
-                raise BadRequest(
-                    f"Task {ref.name or task_id!r} is an {ref.kind} task; it is completed by its worker"
-                )
+            ref = self._user_task(conn, task_id)
             require_may_work_on(actor, ref.name or task_id, ref.role, ref.assignee, ref.candidates)
             with self._instance(conn, ref.instance_id, actor) as step:
                 self._require_running(step.live, "complete tasks")
@@ -317,7 +337,7 @@ class Runtime:
 
     def claim(self, task_id: str, actor: Actor) -> None:
         with self.db.transaction() as conn:
-            ref = self._task(conn, task_id)
+            ref = self._user_task(conn, task_id)
             require_may_work_on(actor, ref.name or task_id, ref.role, None, ref.candidates)
             if ref.assignee and ref.assignee != actor.name:
                 raise Conflict(f"Task {ref.name or task_id!r} is already claimed by {ref.assignee}")
@@ -325,7 +345,7 @@ class Runtime:
 
     def unclaim(self, task_id: str, actor: Actor) -> None:
         with self.db.transaction() as conn:
-            ref = self._task(conn, task_id)
+            ref = self._user_task(conn, task_id)
             require_can_change(actor, "unclaim tasks")
             if ref.assignee is None:
                 return
@@ -335,7 +355,7 @@ class Runtime:
 
     def assign(self, task_id: str, assignee: str | None, actor: Actor) -> None:
         with self.db.transaction() as conn:
-            ref = self._task(conn, task_id)
+            ref = self._user_task(conn, task_id)
             require_can_change(actor, "assign tasks")
             if not actor.is_admin and not _is_manager_of(actor, ref) and ref.assignee != actor.name:
                 raise_forbidden(actor, "assign", ref)
@@ -353,7 +373,7 @@ class Runtime:
         if not to_user:
             raise ValidationError("Name the user to delegate to")
         with self.db.transaction() as conn:
-            ref = self._task(conn, task_id)
+            ref = self._user_task(conn, task_id)
             require_can_change(actor, "delegate tasks")
             if ref.assignee != actor.name and not actor.is_admin:
                 raise_forbidden(actor, "delegate", ref)
@@ -408,13 +428,7 @@ class Runtime:
             step.live.header.status = CANCELLED
             step.live.ended_at = step.now
             step.record("instance_cancelled", {"reason": reason})
-            self.stepper.sync(step)
-            conn.execute(
-                update(Incident)
-                .where(Incident.instance_id == instance_id, Incident.state == "open")
-                .values(state="resolved", resolved_at=step.now, resolved_by=actor.name)
-            )
-            step.live.header.incidents = 0
+            self.stepper.sync(step)  # resolves the instance's open incidents too, each in the history
 
     def suspend(self, instance_id: str, actor: Actor) -> None:
         self._set_suspended(instance_id, actor, True)
@@ -495,14 +509,16 @@ class Runtime:
     ) -> list[str]:
         if hops > MAX_MESSAGE_HOPS:
             raise Conflict(f"Message {name!r} bounced between instances more than {MAX_MESSAGE_HOPS} times")
-        query = select(Subscription.instance_id, Subscription.task_id).where(
-            Subscription.kind == "message", Subscription.name == name
+        query = (
+            select(Subscription.instance_id, Instance.suspended)
+            .join(Instance, Instance.id == Subscription.instance_id)
+            .where(Subscription.kind == "message", Subscription.name == name, Instance.status == RUNNING)
         )
         if business_key is not None:
             query = query.where(Subscription.business_key == business_key)
-        waiting = list(
-            dict.fromkeys(row.instance_id for row in conn.execute(query.order_by(Subscription.id)))
-        )
+        rows = conn.execute(query.order_by(Subscription.id)).all()
+        # As in Camunda, a suspended instance takes no part in correlation: the others still get it.
+        waiting = list(dict.fromkeys(row.instance_id for row in rows if not row.suspended))
         if waiting:
             targets = waiting if all_instances else waiting[:1]
             for instance_id in targets:
@@ -510,6 +526,12 @@ class Runtime:
                     self._require_running(step.live, "receive messages")
                     self._catch_message(step, name, data)
             return targets
+        suspended = list(dict.fromkeys(row.instance_id for row in rows))
+        if suspended:
+            raise Conflict(
+                f"Only suspended instances wait for message {name!r} ({', '.join(suspended)}); "
+                "resume one to deliver it"
+            )
         starters = self._definitions_started_by(conn, name)
         return [self._start(conn, actor, None, d, business_key, data, name) for d in starters]
 

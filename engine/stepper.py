@@ -43,6 +43,7 @@ from .sql import Prepared
 from .task_rows import DeadlinePolicy, TaskRowInfo, service_task_info, user_task_info
 
 INCIDENT_MARK = "engine_incident"
+_FINISHED = TaskState.COMPLETED | TaskState.CANCELLED
 MAX_ROUNDS = 1000
 
 _INSERT_TASK_ROWS = Prepared(insert(TaskRow))
@@ -286,8 +287,39 @@ class Stepper:
             live.header.status = COMPLETED
             live.ended_at = step.now
             step.record("instance_completed", {})
+        self._close_incidents_of_ended_tasks(step)
         if self.rows_synced is not None:
             self.rows_synced(step, opened, sorted(ended))
+
+    def _close_incidents_of_ended_tasks(self, step: Step) -> None:
+        """Resolve the open incidents whose task ended some other way than a retry.
+
+        A boundary event or a cancelled instance ends the failed task, and a worker may still
+        complete an external task after reporting its last failure: the incident then has
+        nothing left to retry (as in Camunda, it goes with its execution), in the history too.
+        """
+        header = step.live.header
+        ended_for_good = header.status in (COMPLETED, CANCELLED)
+        if header.incidents <= 0 and not ended_for_good:
+            return  # the common case costs no statement
+        rows = step.conn.execute(
+            select(Incident.id, Incident.task_id).where(
+                Incident.instance_id == header.id, Incident.state == "open"
+            )
+        ).all()
+        workflow = step.live.workflow
+        reason = "instance_cancelled" if header.status == CANCELLED else "task_ended"
+        for incident_id, task_id in rows:
+            task = workflow.get_task_from_id(uuid.UUID(task_id))
+            if not ended_for_good and task is not None and not task.state & _FINISHED:
+                continue
+            step.conn.execute(
+                update(Incident)
+                .where(Incident.id == incident_id)
+                .values(state="resolved", resolved_at=step.now, resolved_by=step.actor.name)
+            )
+            header.incidents = max(0, header.incidents - 1)
+            step.record("incident_resolved", {"incident_id": incident_id, "by": reason}, task)
 
     def _end_rows(self, step: Step, ended: Iterable[str]) -> None:
         params = []

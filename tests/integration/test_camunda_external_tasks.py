@@ -170,6 +170,28 @@ def test_failure_at_zero_retries_is_an_incident_until_retried(deployed: Camunda)
     assert "external_task_failed" in history and "incident_raised" in history
 
 
+def test_one_incident_per_run_of_failures_and_it_ends_with_the_task(deployed: Camunda) -> None:
+    instance_id = deployed.start()
+    [task] = deployed.fetch()
+    for message in ("gave up", "still down"):
+        failed = deployed.post(
+            f"/external-task/{task['id']}/failure",
+            json={"workerId": "w1", "errorMessage": message, "retries": 0},
+        )
+        assert failed.status_code == 204
+    [incident] = deployed.engine.queries.incidents(instance_id=instance_id)
+    assert incident["message"] == "gave up"
+    assert deployed.engine.queries.instance(instance_id)["incidents"] == 1
+
+    # The worker got through after all: the incident has nothing left to retry.
+    done = deployed.post(f"/external-task/{task['id']}/complete", json={"workerId": "w1"})
+    assert done.status_code == 204
+    assert deployed.engine.queries.instance(instance_id)["incidents"] == 0
+    assert deployed.engine.queries.incident(incident["id"])["state"] == "resolved"
+    history = [e["type"] for e in deployed.engine.queries.history(instance_id=instance_id)]
+    assert history.count("incident_raised") == 1 and history.count("incident_resolved") == 1
+
+
 BAD_FAILURE_REPORTS: list[dict[str, Any]] = [
     {"workerId": "w2", "errorMessage": "x", "retries": 1},
     {"workerId": "w1", "errorMessage": "x"},

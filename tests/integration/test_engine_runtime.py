@@ -12,6 +12,8 @@ from engine.clock import ManualClock
 from engine.engine import Engine
 from engine.errors import BadRequest, BpmnErrorSignal, Conflict, Forbidden, NotFound, ValidationError
 from engine.handler_registry import HandlerContext, HandlerRegistry
+from engine.paging import PageRequest
+from engine.queries import TaskFilter
 from tests.conftest import FIXTURES
 
 AGENT = Actor.person("alice", ["agent"])
@@ -341,3 +343,101 @@ def test_message_start_takes_only_its_own_path(engine: Engine) -> None:
     assert [t["element_id"] for t in engine.queries.tasks(instance_id=by_hand)] == ["fresh"]
     engine.runtime.complete_task(only_task(engine, by_message)["id"], {}, AGENT)
     assert engine.queries.instance(by_message)["status"] == "completed"
+
+
+def test_external_tasks_are_not_claimed_assigned_or_delegated_by_people(engine: Engine) -> None:
+    deploy(engine, "external.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="external_work")
+    [work] = engine.queries.tasks(instance_id=instance_id, kind="external")
+    anyone = Actor.person("tess", ["technician"])
+    for command in (
+        lambda: engine.runtime.claim(work["id"], anyone),
+        lambda: engine.runtime.unclaim(work["id"], anyone),
+        lambda: engine.runtime.assign(work["id"], "tess", Actor.operator()),
+        lambda: engine.runtime.delegate(work["id"], "tess", Actor.operator()),
+    ):
+        with pytest.raises(BadRequest, match="its worker works on it"):
+            command()
+    assert engine.queries.tasks(instance_id=instance_id, kind="external") == [work]
+    assert not {"task_claimed", "task_assigned", "task_delegated"} & set(event_types(engine, instance_id))
+
+
+def test_a_task_naming_only_candidate_users_is_theirs_alone(engine: Engine) -> None:
+    deploy(engine, "camunda_style.bpmn")
+    instance_id = engine.runtime.start(
+        actor=Actor.operator(),
+        process_key="camunda_style",
+        variables={"owner": "mia", "due": "2026-02-01T12:00:00+00:00", "severity": 5},
+    )
+    approve = only_task(engine, instance_id)
+    engine.runtime.complete_task(approve["id"], {"customer": "ACME", "severity": 5}, Actor.person("mia", []))
+    check = only_task(engine, instance_id)
+    assert (check["role"], check["candidate_users"]) == (None, ["dora", "dan"])
+
+    eve = Actor.person("eve", ["agent"])
+    with pytest.raises(Forbidden, match="candidate users"):
+        engine.runtime.claim(check["id"], eve)
+    with pytest.raises(Forbidden, match="candidate users"):
+        engine.runtime.complete_task(check["id"], {}, eve)
+
+    def claimable(user: str, roles: tuple[str, ...]) -> list[str]:
+        page = engine.queries.task_page(TaskFilter(claimable_by=(user, roles)), PageRequest())
+        return [task["id"] for task in page.items]
+
+    assert claimable("eve", ("agent",)) == []
+    assert claimable("dan", ()) == [check["id"]]
+    engine.runtime.claim(check["id"], Actor.person("dan", []))
+
+
+def test_correlation_passes_over_suspended_instances(engine: Engine) -> None:
+    deploy(engine, "wait_for_ping.bpmn")
+    suspended = engine.runtime.start(actor=AGENT, process_key="wait_for_ping", business_key="K")
+    active = engine.runtime.start(actor=AGENT, process_key="wait_for_ping", business_key="K")
+    engine.runtime.suspend(suspended, Actor.operator())
+
+    assert engine.runtime.correlate("ping", actor=AGENT, business_key="K", all_instances=True) == [active]
+    assert "message_correlated" not in event_types(engine, suspended)
+
+    # Only the suspended one waits now: refused with the reason, not "nobody waits".
+    with pytest.raises(Conflict, match="Only suspended instances wait"):
+        engine.runtime.correlate("ping", actor=AGENT, business_key="K")
+    engine.runtime.resume(suspended, Actor.operator())
+    assert engine.runtime.correlate("ping", actor=AGENT, business_key="K") == [suspended]
+
+
+@pytest.fixture
+def flaky(handlers: HandlerRegistry) -> None:
+    @handlers.handler("flaky", retries=0)
+    def always_down(ctx: HandlerContext) -> dict[str, Any]:
+        raise RuntimeError("down")
+
+
+def test_an_incident_ends_with_its_task(engine: Engine, flaky: None) -> None:
+    deploy(engine, "flaky_until_stopped.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="flaky_until_stopped", business_key="T1")
+    [incident] = engine.queries.instance(instance_id)["open_incidents"]
+
+    # The boundary event ends the failed task: nothing is left to retry.
+    engine.runtime.correlate("stop_it", actor=AGENT, business_key="T1")
+    assert engine.queries.instance(instance_id)["incidents"] == 0
+    assert engine.queries.incident(incident["id"])["state"] == "resolved"
+    resolved = engine.queries.history(instance_id=instance_id, event_type="incident_resolved")
+    assert [e["data"] for e in resolved] == [{"incident_id": incident["id"], "by": "task_ended"}]
+    engine.runtime.complete_task(only_task(engine, instance_id)["id"], {}, AGENT)
+    assert engine.queries.instance(instance_id)["status"] == "completed"
+    assert engine.queries.verify_history()[1] == []
+
+
+def test_cancelling_resolves_incidents_in_the_history(engine: Engine, flaky: None) -> None:
+    deploy(engine, "flaky_until_stopped.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="flaky_until_stopped")
+    [incident] = engine.queries.instance(instance_id)["open_incidents"]
+    engine.runtime.cancel(instance_id, Actor.operator("ops"), "duplicate")
+
+    stored = engine.queries.incident(incident["id"])
+    assert (stored["state"], stored["resolved_by"]) == ("resolved", "ops")
+    assert engine.queries.instance(instance_id)["incidents"] == 0
+    resolved = engine.queries.history(instance_id=instance_id, event_type="incident_resolved")
+    assert [(e["actor"], e["data"]) for e in resolved] == [
+        ("ops", {"incident_id": incident["id"], "by": "instance_cancelled"})
+    ]
