@@ -261,30 +261,15 @@ class Runtime:
         return header.id
 
     def _catch_start_message(self, step: Step, message: str, data: dict[str, Any]) -> None:
-        """Start at the message start event only.
-
-        SpiffWorkflow starts every start event of a process at once (a none start fires at
-        once); an instance started by a message must take that start event's path alone.
-        """
+        """Start at the message start event only (see ``take_only_start_event``)."""
         workflow = step.live.workflow
+
+        def by_this_message(task: SpiffTask) -> bool:
+            definition = getattr(task.task_spec, "event_definition", None)
+            return isinstance(definition, MessageEventDefinition) and definition.name == message
+
         try:
-            for _ in range(MAX_START_STEPS):
-                ready = [
-                    t
-                    for t in tasks_in_state(workflow, TaskState.READY)
-                    if not isinstance(t.task_spec, StartEvent)
-                ]
-                if not ready:
-                    break
-                for task in ready:
-                    task.run()
-            for task in tasks_in_state(workflow, TaskState.READY | TaskState.WAITING):
-                definition = getattr(task.task_spec, "event_definition", None)
-                by_this_message = (
-                    isinstance(definition, MessageEventDefinition) and definition.name == message
-                )
-                if isinstance(task.task_spec, StartEvent) and not by_this_message:
-                    task.cancel()
+            take_only_start_event(workflow, by_this_message)
             workflow.send_event(message_event(workflow, message, data))
         except SpiffWorkflowException as exc:
             raise spiff_error(exc) from exc
@@ -606,6 +591,31 @@ class Runtime:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+
+def take_only_start_event(workflow: BpmnWorkflow, chosen: Callable[[SpiffTask], bool]) -> list[SpiffTask]:
+    """Bring a new instance up to its start events and cancel all but the chosen; returns those kept.
+
+    SpiffWorkflow starts every start event of a process at once (a none start fires at once);
+    an instance started by a message or by a timer must take that start event's path alone, as
+    in Camunda.
+    """
+    for _ in range(MAX_START_STEPS):
+        ready = [
+            t for t in tasks_in_state(workflow, TaskState.READY) if not isinstance(t.task_spec, StartEvent)
+        ]
+        if not ready:
+            break
+        for task in ready:
+            task.run()
+    kept = []
+    for task in tasks_in_state(workflow, TaskState.READY | TaskState.WAITING):
+        if isinstance(task.task_spec, StartEvent):
+            if chosen(task):
+                kept.append(task)
+            else:
+                task.cancel()
+    return kept
 
 
 def message_event(workflow: BpmnWorkflow, name: str, data: dict[str, Any]) -> BpmnEvent:

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select, update
 
@@ -26,7 +27,7 @@ from ..clock import Clock, as_utc
 from ..db import Database
 from ..instance_store import RUNNING
 from ..models import Subscription
-from ..runtime import Runtime
+from ..runtime import Runtime, take_only_start_event
 from ..stepper import Step, spiff_error
 from .claim import Claimed, release, still_mine
 from .hints import WakeHints
@@ -117,24 +118,28 @@ class TimerCommands:
 
 
 def _fire_start_event(step: Step, element_id: str, due: datetime) -> None:
-    """Let the instance's timer start event fire now, as its schedule row says it is due."""
+    """Let the instance's timer start event fire now, as its schedule row says it is due; only it."""
     workflow = step.live.workflow
+
+    def this_start_event(task: SpiffTask) -> bool:
+        return getattr(task.task_spec, "bpmn_id", None) == element_id and task.workflow is workflow
+
     try:
-        workflow.do_engine_steps()
-        for task in workflow.get_tasks(state=TaskState.WAITING):
-            if getattr(task.task_spec, "bpmn_id", None) == element_id and task.workflow is workflow:
-                spec = task.task_spec
+        for task in take_only_start_event(workflow, this_start_event):
+            spec = task.task_spec
+            if task.state == TaskState.WAITING:
                 # What SpiffWorkflow's event manager does for a caught event, aimed at this one task.
+                # (A date already passed made it READY when the instance came up to it.)
                 spec.catch(task, BpmnEvent(spec.event_definition))
                 spec._update(task)
-                if not task.children:
-                    # A cycle start event never predicts its path (in SpiffWorkflow it would spawn one
-                    # per repetition); here each repetition is an instance of its own, taking it once.
-                    task._sync_children(spec.outputs, TaskState.FUTURE)
-                    for child in task.children:
-                        # Predicted onwards too, else a next element that branches (a sub-process
-                        # with boundary events) would complete without its own children.
-                        child.task_spec._predict(child, mask=TaskState.FUTURE | TaskState.PREDICTED_MASK)
-                step.record("timer_fired", {"due_at": due.isoformat(), "start_event": element_id}, task)
+            if not task.children:
+                # A cycle start event never predicts its path (in SpiffWorkflow it would spawn one
+                # per repetition); here each repetition is an instance of its own, taking it once.
+                task._sync_children(spec.outputs, TaskState.FUTURE)
+                for child in task.children:
+                    # Predicted onwards too, else a next element that branches (a sub-process
+                    # with boundary events) would complete without its own children.
+                    child.task_spec._predict(child, mask=TaskState.FUTURE | TaskState.PREDICTED_MASK)
+            step.record("timer_fired", {"due_at": due.isoformat(), "start_event": element_id}, task)
     except SpiffWorkflowException as exc:
         raise spiff_error(exc) from exc

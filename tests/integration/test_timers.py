@@ -349,3 +349,52 @@ def test_a_suspended_case_keeps_its_timer_until_resumed(
     clock.advance(timedelta(minutes=1))  # parked timers are looked at again a minute later
     assert fired_kinds(scheduler) == ["timer"]
     assert open_tasks(engine, instance_id) == ["after"]
+
+
+def test_a_timer_start_beside_a_none_start_takes_only_its_own_path(
+    engine: Engine, clock: ManualClock, scheduler: SchedulerService
+) -> None:
+    # Camunda Modeler's "start by hand, or every hour": each start event starts only its own path.
+    deploy(
+        engine,
+        "both_starts",
+        f"""
+      <bpmn:startEvent id="by_hand_start"/>
+      <bpmn:startEvent id="tick">{timer("timeCycle", "R/PT1H")}</bpmn:startEvent>
+      <bpmn:userTask id="by_hand" camunda:candidateGroups="agent"/>
+      <bpmn:userTask id="by_timer" camunda:candidateGroups="agent"/>
+      <bpmn:endEvent id="end_hand"/>
+      <bpmn:endEvent id="end_timer"/>
+      {flows(("by_hand_start", "by_hand"), ("by_hand", "end_hand"))}
+      {flows(("tick", "by_timer"), ("by_timer", "end_timer"))}""",
+    )
+    by_hand = engine.runtime.start(actor=AGENT, process_key="both_starts")
+    assert open_tasks(engine, by_hand) == ["by_hand"]
+    clock.advance(timedelta(hours=1))
+    assert fired_kinds(scheduler) == ["timer_start"]
+    [by_timer] = [i["id"] for i in engine.queries.instances(process_key="both_starts") if i["id"] != by_hand]
+    assert open_tasks(engine, by_timer) == ["by_timer"]
+    assert open_tasks(engine, by_hand) == ["by_hand"]
+    history = [(e["type"], e["element_id"]) for e in engine.queries.history(instance_id=by_timer)]
+    assert ("timer_fired", "tick") in history
+
+
+def test_a_date_timer_start_records_its_firing(
+    engine: Engine, clock: ManualClock, scheduler: SchedulerService
+) -> None:
+    at = clock.now() + timedelta(hours=1)
+    deploy(
+        engine,
+        "on_a_date",
+        f"""
+      <bpmn:startEvent id="tick">{timer("timeDate", at.isoformat())}</bpmn:startEvent>
+      <bpmn:userTask id="work" camunda:candidateGroups="agent"/>
+      <bpmn:endEvent id="end"/>
+      {flows(("tick", "work"), ("work", "end"))}""",
+    )
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert fired_kinds(scheduler) == ["timer_start"]
+    [instance] = engine.queries.instances(process_key="on_a_date")
+    assert open_tasks(engine, instance["id"]) == ["work"]
+    types = [e["type"] for e in engine.queries.history(instance_id=instance["id"])]
+    assert types[:3] == ["instance_started", "timer_fired", "task_created"]
