@@ -16,6 +16,8 @@ from functools import lru_cache
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.task import Task as SpiffTask
 
 from .bpmn.assignment import CODE_PREFIX
@@ -40,6 +42,24 @@ class TaskRowInfo:
     priority: int
     due_at: datetime | None
     topic: str | None
+    # The process whose diagram holds the task (see ``defining_process``); deadline policies match it.
+    defined_in: str | None = None
+
+
+def defining_process(task: SpiffTask) -> str:
+    """The key of the process whose diagram holds ``task``.
+
+    Inside a call activity that is the called process (a callback run from a repair case is
+    still a callback); inside an embedded sub-process, the process around it.
+    """
+    workflow = task.workflow
+    while isinstance(workflow, BpmnSubWorkflow):
+        parent = workflow.top_workflow.get_task_from_id(workflow.parent_task_id)
+        if parent is None or isinstance(parent.task_spec, CallActivity):
+            break
+        workflow = parent.workflow
+    name: str = workflow.spec.name
+    return name
 
 
 def role_from_lane(lane: str | None) -> str | None:
@@ -116,6 +136,7 @@ def user_task_info(task: SpiffTask, now: datetime) -> TaskRowInfo:
         priority=priority,
         due_at=_due(task, ext, now),
         topic=None,
+        defined_in=defining_process(task),
     )
 
 

@@ -66,7 +66,8 @@ class DeadlineKeeper:
         self, info: TaskRowInfo, context: Mapping[str, Any], now: datetime, diagram_due: datetime | None
     ) -> StagePlan | None:
         tier = customer_tier(context.get("variables") or {})
-        return self.planner.plan(context["process_key"], info.element_id, info.role, tier, now, diagram_due)
+        process = info.defined_in or context["process_key"]
+        return self.planner.plan(process, info.element_id, info.role, tier, now, diagram_due)
 
     # -- the stepper's rows_synced hook ----------------------------------------------------------
 

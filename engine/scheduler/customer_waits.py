@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select
 from ..history import NewEvent
 from ..instance_store import LiveInstance
 from ..stepper import Step, tasks_in_state
+from ..task_rows import defining_process
 from .deadlines import DeadlinePlanner
 from .holds import CUSTOMER, STOPPED, hold, release
 from .models import SlaClockRow, SlaPause
@@ -56,8 +57,7 @@ class CustomerWaits:
         found = {}
         for task in tasks_in_state(live.workflow, _STATES):
             element = getattr(task.task_spec, "bpmn_id", None)
-            # The process that defines the element: a called process's own id inside a call activity.
-            if element and policies.waits_on_customer(task.workflow.spec.name, element):
+            if element and policies.waits_on_customer(defining_process(task), element):
                 found[str(task.id)] = element
         return found
 

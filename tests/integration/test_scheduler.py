@@ -50,7 +50,9 @@ holidays = [2026-01-07]
 [policies.fast]
 calendar = "calendar"
 durations = { A = "PT2H", B = "PT3H", default = "PT4H" }
-match = [{ process = "sla_fast" }, { process = "sla_wait" }, { process = "sla_dated" }]
+match = [
+    { process = "sla_fast" }, { process = "sla_wait" }, { process = "sla_dated" }, { process = "sla_nested" },
+]
 
 [policies.office]
 durations = { A = "PT4H", C = "P2D", default = "P2D" }
@@ -154,6 +156,40 @@ def test_deadline_depends_on_the_customer_tier(sla_engine: Engine, clock: Manual
         e for e in sla_engine.queries.history(instance_id=a["instance_id"]) if e["type"] == "task_created"
     ]
     assert created[0]["data"]["due_at"] == (now + timedelta(hours=2)).isoformat()
+
+
+CALLS_SLA_FAST = """
+    <bpmn:startEvent id="start"/>
+    <bpmn:callActivity id="call" calledElement="sla_fast"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="call"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="call" targetRef="end"/>"""
+
+NESTED = """
+    <bpmn:startEvent id="start"/>
+    <bpmn:subProcess id="inner">
+      <bpmn:startEvent id="inner_start"/>
+      <bpmn:userTask id="handle" name="Handle the case" camunda:candidateGroups="agent"/>
+      <bpmn:endEvent id="inner_end"/>
+      <bpmn:sequenceFlow id="g1" sourceRef="inner_start" targetRef="handle"/>
+      <bpmn:sequenceFlow id="g2" sourceRef="handle" targetRef="inner_end"/>
+    </bpmn:subProcess>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="inner"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="inner" targetRef="end"/>"""
+
+
+def test_a_policy_follows_the_process_that_draws_the_task(sla_engine: Engine, clock: ManualClock) -> None:
+    # A callback run from a repair case keeps the callback's clock: the policy matches the called
+    # process inside a call activity (no policy names the caller here), and the process around an
+    # embedded sub-process.
+    deploy(sla_engine, "sla_caller", CALLS_SLA_FAST)
+    deploy(sla_engine, "sla_nested", NESTED)
+    now = clock.now()
+    for key in ("sla_caller", "sla_nested"):
+        task = start(sla_engine, key, "A")
+        assert as_utc(datetime.fromisoformat(task["due_at"])) == now + timedelta(hours=2), key
+        assert sla_engine.alarms.deadline(task["id"])["policy"] == "fast", key
 
 
 def test_business_hours_deadline_across_the_night_and_a_holiday(
