@@ -62,13 +62,25 @@ class Actor:
         return not self.system and AUDITOR in self.roles and len(self.roles - {AUDITOR}) == 0
 
 
+def comma_list(stored: str | None) -> list[str]:
+    """The names of a comma-separated column (candidate users, candidate groups)."""
+    return [name for name in (stored or "").split(",") if name]
+
+
 def require_can_change(actor: Actor, what: str) -> None:
     if actor.read_only:
         raise Forbidden(f"{actor.name} is an auditor and may not {what}")
 
 
-def may_work_on(actor: Actor, role: str | None, assignee: str | None, candidates: Iterable[str]) -> bool:
-    """May ``actor`` complete or claim a task with this role, assignee and candidate users?
+def may_work_on(
+    actor: Actor,
+    role: str | None,
+    assignee: str | None,
+    candidates: Iterable[str],
+    groups: Iterable[str] = (),
+) -> bool:
+    """May ``actor`` complete or claim a task with this role (or candidate groups), assignee and
+    candidate users?
 
     Only system actors (operators, the scheduler) bypass the lane: an admin manages people,
     not other people's work.
@@ -80,23 +92,34 @@ def may_work_on(actor: Actor, role: str | None, assignee: str | None, candidates
     listed = set(candidates)
     if actor.name in listed:
         return True
-    if role is not None:
-        return role in actor.roles
+    roles = set(groups) or ({role} if role is not None else set())
+    if roles:
+        return bool(roles & actor.roles)
     # No group and no lane: open to everyone, unless the diagram named candidate users, whose it then is.
     return not listed
 
 
 def require_may_work_on(
-    actor: Actor, task_name: str, role: str | None, assignee: str | None, candidates: Iterable[str]
+    actor: Actor,
+    task_name: str,
+    role: str | None,
+    assignee: str | None,
+    candidates: Iterable[str],
+    groups: Iterable[str] = (),
 ) -> None:
     require_can_change(actor, f"work on task {task_name!r}")
-    if not may_work_on(actor, role, assignee, candidates):
+    if not may_work_on(actor, role, assignee, candidates, groups):
         if assignee:
             raise Forbidden(f"Task {task_name!r} is assigned to {assignee}, not to {actor.name}")
         if role is None:
             names = ", ".join(sorted(set(candidates)))
             raise Forbidden(
                 f"Task {task_name!r} is for its candidate users ({names}); {actor.name} is not one"
+            )
+        several = sorted(set(groups))
+        if len(several) > 1:
+            raise Forbidden(
+                f"Task {task_name!r} belongs to roles {', '.join(several)}; {actor.name} has none of them"
             )
         raise Forbidden(f"Task {task_name!r} belongs to role {role!r}, which {actor.name} does not have")
 

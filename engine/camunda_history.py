@@ -25,6 +25,7 @@ from .errors import NotFound, ValidationError
 from .instance_store import CANCELLED, COMPLETED, RUNNING
 from .models import Definition, HistoryEvent, Instance, TaskState
 from .models import Task as TaskRow
+from .queries import has_any_role
 
 
 @dataclass
@@ -118,9 +119,10 @@ def _historic_task_conditions(f: HistoricTaskFilter) -> list[ColumnElement[bool]
         (f.assignee, TaskRow.assignee),
         (f.owner, TaskRow.owner),
         (f.priority, TaskRow.priority),
-        (f.had_candidate_group, TaskRow.role),
     ]
     c.extend(column == value for value, column in equal if value is not None)
+    if f.had_candidate_group is not None:
+        c.append(has_any_role([f.had_candidate_group]))
     if f.name_like is not None:
         c.append(like(TaskRow.name, f.name_like))
     if f.assignee_like is not None:

@@ -21,6 +21,7 @@ from .db import Database
 from .errors import NotFound, ValidationError
 from .models import Definition, Deployment, Instance
 from .models import Task as TaskRow
+from .queries import has_any_role, listed_in
 
 MAX_RESULTS = 10_000
 
@@ -269,16 +270,9 @@ def _task_conditions(f: TaskFilter) -> list[ColumnElement[bool]]:
         c.append(TaskRow.due_at.is_(None))
     candidates: list[ColumnElement[bool]] = []
     if f.candidate_groups is not None:
-        candidates.append(TaskRow.role.in_(f.candidate_groups))
+        candidates.append(has_any_role(f.candidate_groups))
     if f.candidate_user is not None:
-        candidates.append(
-            or_(
-                TaskRow.candidate_users == f.candidate_user,
-                TaskRow.candidate_users.like(f"{f.candidate_user},%"),
-                TaskRow.candidate_users.like(f"%,{f.candidate_user}"),
-                TaskRow.candidate_users.like(f"%,{f.candidate_user},%"),
-            )
-        )
+        candidates.append(listed_in(TaskRow.candidate_users, f.candidate_user))
     if candidates:
         c.append(or_(*candidates))
         # As in Camunda, a candidate query finds only tasks nobody has taken, unless asked otherwise.

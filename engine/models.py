@@ -146,6 +146,9 @@ class Task(Base):
     # open | completed | cancelled
     state: Mapped[str] = mapped_column(String(20))
     role: Mapped[str | None] = mapped_column(String(255))
+    # Every camunda:candidateGroups entry, comma-separated (role is the first); NULL when a lane,
+    # or nothing, gives the role. Any of them may take the task.
+    candidate_groups: Mapped[str | None] = mapped_column(String(1024))
     candidate_users: Mapped[str | None] = mapped_column(String(1024))
     assignee: Mapped[str | None] = mapped_column(String(255))
     owner: Mapped[str | None] = mapped_column(String(255))

@@ -6,7 +6,7 @@ All of them are indexed queries over rows; none deserializes a workflow.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
+    false,
     func,
     literal,
     or_,
@@ -27,6 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import aliased
 
+from .actors import comma_list
 from .clock import as_utc
 from .db import Database
 from .errors import NotFound, ValidationError
@@ -69,7 +71,8 @@ def task_dict(row: Any, now: datetime | None = None) -> dict[str, Any]:
         "process_key": row.process_key,
         "business_key": row.business_key,
         "role": row.role,
-        "candidate_users": [u for u in (row.candidate_users or "").split(",") if u],
+        "candidate_groups": comma_list(row.candidate_groups),
+        "candidate_users": comma_list(row.candidate_users),
         "assignee": row.assignee,
         "owner": row.owner,
         "form_key": row.form_key,
@@ -203,7 +206,7 @@ class TaskFilter:
         )
         query = select(TaskRow).where(*(column == value for column, value in equal if value is not None))
         if self.roles is not None:
-            query = query.where(or_(TaskRow.role.in_(self.roles), TaskRow.role.is_(None)))
+            query = query.where(or_(has_any_role(self.roles), TaskRow.role.is_(None)))
         if self.unassigned:
             query = query.where(TaskRow.assignee.is_(None))
         if self.claimable_by is not None:
@@ -220,15 +223,29 @@ class TaskFilter:
         return query
 
 
-def _may_take(user: str, roles: tuple[str, ...]) -> Any:
-    """The SQL form of ``actors.may_work_on`` for an unassigned task."""
-    listed = literal(",") + func.coalesce(TaskRow.candidate_users, "") + literal(",")
+def listed_in(column: Any, name: str) -> Any:
+    """SQL: the comma-separated ``column`` (candidate users or groups) names ``name``."""
+    listed = literal(",") + func.coalesce(column, "") + literal(",")
+    return listed.contains(f",{name},", autoescape=True)
+
+
+def has_any_role(roles: Iterable[str]) -> Any:
+    """SQL: the task's role, or one of its candidate groups, is one of ``roles``."""
     # Equalities rather than IN: an expanding IN is re-rendered on every execution, and a
     # person holds a handful of roles.
     return or_(
-        and_(TaskRow.role.is_(None), func.coalesce(TaskRow.candidate_users, "") == ""),
+        false(),
         *(TaskRow.role == role for role in roles),
-        listed.contains(f",{user},", autoescape=True),
+        *(listed_in(TaskRow.candidate_groups, role) for role in roles),
+    )
+
+
+def _may_take(user: str, roles: tuple[str, ...]) -> Any:
+    """The SQL form of ``actors.may_work_on`` for an unassigned task."""
+    return or_(
+        and_(TaskRow.role.is_(None), func.coalesce(TaskRow.candidate_users, "") == ""),
+        has_any_role(roles),
+        listed_in(TaskRow.candidate_users, user),
     )
 
 

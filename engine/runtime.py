@@ -25,7 +25,7 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Connection, bindparam, select, update
 
-from .actors import Actor, require_can_change, require_may_start, require_may_work_on
+from .actors import Actor, comma_list, require_can_change, require_may_start, require_may_work_on
 from .bpmn.parser import initiator_variable
 from .clock import Clock
 from .db import Database
@@ -52,6 +52,7 @@ class TaskRef:
     state: str
     name: str | None
     role: str | None
+    candidate_groups: str | None
     assignee: str | None
     owner: str | None
     candidate_users: str | None
@@ -61,7 +62,11 @@ class TaskRef:
 
     @property
     def candidates(self) -> list[str]:
-        return [u for u in (self.candidate_users or "").split(",") if u]
+        return comma_list(self.candidate_users)
+
+    @property
+    def groups(self) -> list[str]:
+        return comma_list(self.candidate_groups)
 
 
 _SELECT_TASK = select(
@@ -71,6 +76,7 @@ _SELECT_TASK = select(
     TaskRow.state,
     TaskRow.name,
     TaskRow.role,
+    TaskRow.candidate_groups,
     TaskRow.assignee,
     TaskRow.owner,
     TaskRow.candidate_users,
@@ -298,7 +304,8 @@ class Runtime:
         submitted = check_variables(data, "task data")
         with self.db.transaction() as conn:
             ref = self._user_task(conn, task_id)
-            require_may_work_on(actor, ref.name or task_id, ref.role, ref.assignee, ref.candidates)
+            name = ref.name or task_id
+            require_may_work_on(actor, name, ref.role, ref.assignee, ref.candidates, ref.groups)
             with self._instance(conn, ref.instance_id, actor) as step:
                 self._require_running(step.live, "complete tasks")
                 task = self._spiff_task(step.live, task_id)
@@ -323,7 +330,7 @@ class Runtime:
     def claim(self, task_id: str, actor: Actor) -> None:
         with self.db.transaction() as conn:
             ref = self._user_task(conn, task_id)
-            require_may_work_on(actor, ref.name or task_id, ref.role, None, ref.candidates)
+            require_may_work_on(actor, ref.name or task_id, ref.role, None, ref.candidates, ref.groups)
             if ref.assignee and ref.assignee != actor.name:
                 raise Conflict(f"Task {ref.name or task_id!r} is already claimed by {ref.assignee}")
             self._set_assignee(conn, ref, actor.name, actor, "task_claimed", {"assignee": actor.name})

@@ -485,6 +485,7 @@ def _row(info: TaskRowInfo, header: Any, now: datetime) -> dict[str, Any]:
         "kind": info.kind,
         "state": "open",
         "role": info.role,
+        "candidate_groups": info.candidate_groups,
         "candidate_users": info.candidate_users,
         "assignee": info.assignee,
         "owner": None,

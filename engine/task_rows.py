@@ -44,6 +44,8 @@ class TaskRowInfo:
     topic: str | None
     # The process whose diagram holds the task (see ``defining_process``); deadline policies match it.
     defined_in: str | None = None
+    # Every candidate group, comma-separated, when the diagram names them (``role`` is the first).
+    candidate_groups: str | None = None
 
 
 def defining_process(task: SpiffTask) -> str:
@@ -137,6 +139,7 @@ def user_task_info(task: SpiffTask, now: datetime) -> TaskRowInfo:
         due_at=_due(task, ext, now),
         topic=None,
         defined_in=defining_process(task),
+        candidate_groups=",".join(groups) or None,
     )
 
 

@@ -47,25 +47,23 @@ def may_view_designer(actor: Actor) -> bool:
 
 def may_take(actor: Actor, task: dict[str, object]) -> bool:
     """May ``actor`` claim this open task (it is unassigned and theirs by role or as candidate)?"""
-    candidates = task.get("candidate_users") or []
-    assert isinstance(candidates, list)
-    role = task.get("role")
-    return (
-        may_change(actor)
-        and task.get("assignee") is None
-        and may_work_on(actor, role if isinstance(role, str) else None, None, candidates)
-    )
+    return may_change(actor) and task.get("assignee") is None and _may_work_on(actor, task, None)
 
 
 def may_complete(actor: Actor, task: dict[str, object]) -> bool:
-    candidates = task.get("candidate_users") or []
-    assert isinstance(candidates, list)
-    role, assignee = task.get("role"), task.get("assignee")
-    return may_change(actor) and may_work_on(
+    assignee = task.get("assignee")
+    return may_change(actor) and _may_work_on(actor, task, assignee if isinstance(assignee, str) else None)
+
+
+def _may_work_on(actor: Actor, task: dict[str, object], assignee: str | None) -> bool:
+    """``may_work_on`` for a task as the queries give it (``queries.task_dict``)."""
+    role, candidates, groups = task.get("role"), task.get("candidate_users"), task.get("candidate_groups")
+    return may_work_on(
         actor,
         role if isinstance(role, str) else None,
-        assignee if isinstance(assignee, str) else None,
-        candidates,
+        assignee,
+        candidates if isinstance(candidates, list) else [],
+        groups if isinstance(groups, list) else [],
     )
 
 

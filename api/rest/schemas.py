@@ -81,6 +81,7 @@ _TASK = {
     "process_key": STRING,
     "business_key": nullable(STRING),
     "role": nullable(STRING),
+    "candidate_groups": {"type": "array", "items": STRING},
     "candidate_users": {"type": "array", "items": STRING},
     "assignee": nullable(STRING),
     "owner": nullable(STRING),

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, select
 from ..actors import (
     CASE_MANAGER_ROLES,
     Actor,
+    comma_list,
     may_work_on,
     require_can_change,
     require_may_manage_cases,
@@ -94,9 +95,9 @@ class SlaCommands:
             if task is None:
                 raise NotFound(f"No task with id {task_id!r}")
             require_can_change(actor, what)
-            candidates = [u for u in (task.candidate_users or "").split(",") if u]
+            candidates, groups = comma_list(task.candidate_users), comma_list(task.candidate_groups)
             manager = bool(CASE_MANAGER_ROLES & actor.roles)
-            if not manager and not may_work_on(actor, task.role, task.assignee, candidates):
+            if not manager and not may_work_on(actor, task.role, task.assignee, candidates, groups):
                 raise Forbidden(f"{actor.name} may not {what} of task {task.name or task_id!r}")
             if task.state != "open":
                 raise Conflict(f"Task {task.name or task_id!r} is already {task.state}")

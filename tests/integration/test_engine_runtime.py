@@ -441,3 +441,29 @@ def test_cancelling_resolves_incidents_in_the_history(engine: Engine, flaky: Non
     assert [(e["actor"], e["data"]) for e in resolved] == [
         ("ops", {"incident_id": incident["id"], "by": "instance_cancelled"})
     ]
+
+
+def test_every_candidate_group_may_take_the_task(engine: Engine) -> None:
+    # camunda_style's first task names candidateGroups="service_manager,director".
+    deploy(engine, "camunda_style.bpmn")
+    instance_id = engine.runtime.start(
+        actor=Actor.operator(),
+        process_key="camunda_style",
+        variables={"owner": "mia", "due": "2026-02-01T12:00:00+00:00", "severity": 5},
+    )
+    approve = only_task(engine, instance_id)
+    assert approve["role"] == "service_manager"
+    assert approve["candidate_groups"] == ["service_manager", "director"]
+    engine.runtime.assign(approve["id"], None, Actor.operator())
+
+    def claimable(user: str, roles: tuple[str, ...]) -> list[str]:
+        page = engine.queries.task_page(TaskFilter(claimable_by=(user, roles)), PageRequest())
+        return [task["id"] for task in page.items]
+
+    assert claimable("dora", ("director",)) == [approve["id"]]
+    assert claimable("sam", ("service_manager",)) == [approve["id"]]
+    assert claimable("alice", ("agent",)) == []
+    with pytest.raises(Forbidden, match="roles director, service_manager"):
+        engine.runtime.claim(approve["id"], AGENT)
+    engine.runtime.claim(approve["id"], Actor.person("dora", ["director"]))
+    assert only_task(engine, instance_id)["assignee"] == "dora"
