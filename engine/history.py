@@ -48,22 +48,25 @@ class NewEvent:
 
 
 def event_hash(prev_hash: str, row: Mapping[str, Any] | Any) -> str:
-    context = _context_material(row)
+    """The hash a stored event must carry after ``prev_hash`` (the current scheme)."""
     return _digest(
         prev_hash, row["chain"], row["seq"], row["event_type"], row["actor"], canonical_time(row["at"]),
-        context, row.get("task_id"), row.get("element_id"), row["data"],
+        _context_of(row), row.get("task_id"), row.get("element_id"), row["data"],
     )  # fmt: skip
 
 
-def _context_material(row: Mapping[str, Any] | Any) -> str:
-    return "|".join(
-        [
-            str(row.get("instance_id") or ""),
-            str(row.get("business_key") or ""),
-            str(row.get("definition_id") or ""),
-            str(row.get("definition_version") or ""),
-        ]
+def _context_of(row: Mapping[str, Any] | Any) -> tuple[Any, ...]:
+    return (
+        row.get("instance_id"),
+        row.get("business_key"),
+        row.get("definition_id"),
+        row.get("definition_version"),
     )
+
+
+# The fields as a JSON array: no value can pass for a field boundary (the first scheme joined
+# them with "|", so text moved across a "|" inside a value kept the hash; see legacy_event_hash).
+_MATERIAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def _digest(
@@ -73,26 +76,29 @@ def _digest(
     event_type: Any,
     actor: Any,
     at: str,
-    context: str,
+    context: tuple[Any, ...],
     task_id: Any,
     element_id: Any,
     data: Any,
 ) -> str:
-    material = "|".join(
-        [
-            prev_hash,
-            str(chain),
-            str(seq),
-            str(event_type),
-            str(actor),
-            at,
-            context,
-            str(task_id or ""),
-            str(element_id or ""),
-            str(data),
-        ]
+    material = _MATERIAL.encode(
+        [prev_hash, chain, seq, event_type, actor, at, *context, task_id, element_id, data]
     )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def legacy_event_hash(prev_hash: str, row: Mapping[str, Any] | Any) -> str:
+    """The first scheme's hash ("|"-joined fields), which events written before 2026-12-03 carry.
+
+    ``verify`` accepts it only for the events of a chain before its first event of the current
+    scheme: a chain cannot go back to it.
+    """
+    context = "|".join(str(value or "") for value in _context_of(row))
+    fields = (
+        prev_hash, row["chain"], row["seq"], row["event_type"], row["actor"], canonical_time(row["at"]),
+        context, row.get("task_id") or "", row.get("element_id") or "", row["data"],
+    )  # fmt: skip
+    return hashlib.sha256("|".join(str(f) for f in fields).encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -113,7 +119,7 @@ def chain_rows(
     seq, prev = head.seq, head.head
     # The same for every event of one append: worked out once.
     at_text = canonical_time(at)
-    context_text = _context_material(context)
+    context_values = _context_of(context)
     for event in events:
         seq += 1
         row: dict[str, Any] = {
@@ -132,7 +138,7 @@ def chain_rows(
             "prev_hash": prev,
         }
         row["hash"] = prev = _digest(
-            prev, chain, seq, event.event_type, event.actor, at_text, context_text,
+            prev, chain, seq, event.event_type, event.actor, at_text, context_values,
             event.task_id, event.element_id, row["data"],
         )  # fmt: skip
         rows.append(row)
@@ -183,11 +189,11 @@ def verify(conn: Connection, chain: str | None = None) -> tuple[int, list[ChainB
     breaks: list[ChainBreak] = []
     checked = 0
     current_chain: str | None = None
-    prev, expected_seq = GENESIS, 1
+    prev, expected_seq, legacy_allowed = GENESIS, 1, True
     for event in conn.execute(query).mappings():
         checked += 1
         if event["chain"] != current_chain:
-            current_chain, prev, expected_seq = event["chain"], GENESIS, 1
+            current_chain, prev, expected_seq, legacy_allowed = event["chain"], GENESIS, 1, True
         if event["seq"] != expected_seq:
             breaks.append(
                 ChainBreak(event["chain"], event["seq"], event["id"], f"expected event {expected_seq} here")
@@ -196,7 +202,9 @@ def verify(conn: Connection, chain: str | None = None) -> tuple[int, list[ChainB
             breaks.append(
                 ChainBreak(event["chain"], event["seq"], event["id"], "does not chain to the previous event")
             )
-        if event_hash(event["prev_hash"], event) != event["hash"]:
+        if event_hash(event["prev_hash"], event) == event["hash"]:
+            legacy_allowed = False
+        elif not (legacy_allowed and legacy_event_hash(event["prev_hash"], event) == event["hash"]):
             breaks.append(
                 ChainBreak(event["chain"], event["seq"], event["id"], "content does not match its hash")
             )
