@@ -92,6 +92,11 @@ class DueSource:
         )
 
     @cached_property
+    def lease_if_held(self) -> Update:
+        """``lease``, only for the rows still leased to ``:held_by``."""
+        return self.lease.where(self.column(self.lease_owner) == bindparam("held_by"))
+
+    @cached_property
     def first_unleased(self) -> Select[Any]:
         # ORDER BY … LIMIT 1 rather than min(): both databases then read the first index entry.
         due, until = self.column(self.due), self.column(self.lease_until)
@@ -154,10 +159,23 @@ def still_mine(row: Any, source: DueSource, owner: str, now: datetime) -> bool:
 
 
 def release(
-    conn: Connection, source: DueSource, keys: Sequence[Any], *, until: datetime | None = None
+    conn: Connection,
+    source: DueSource,
+    keys: Sequence[Any],
+    *,
+    until: datetime | None = None,
+    held_by: str | None = None,
 ) -> None:
-    """Give rows back: at once (``until`` None) or parked until ``until`` (e.g. a suspended case)."""
+    """Give rows back: at once (``until`` None) or parked until ``until`` (e.g. a suspended case).
+
+    With ``held_by``, only the rows still leased to that owner: outside the transaction that
+    re-read the lease, it may have run out and gone to another scheduler, whose it then stays.
+    """
     if not keys:
         return
     owner = None if until is None else "parked"
-    conn.execute(source.lease, {"keys": list(keys), "owner": owner, "until": until})
+    values = {"keys": list(keys), "owner": owner, "until": until}
+    if held_by is None:
+        conn.execute(source.lease, values)
+    else:
+        conn.execute(source.lease_if_held, {**values, "held_by": held_by})

@@ -123,7 +123,7 @@ class DueWork:
                     done = self.timers.start_by_timer(item, owner) is not None
             except Exception:
                 log.exception("%s %s failed; trying again in %s", source.name, item.key, RETRY_FAILED_AFTER)
-                self._park(source, [item])
+                self._park(source, [item], owner)
                 report.failed += 1
                 continue
             if done:
@@ -137,7 +137,7 @@ class DueWork:
         except Exception:
             if len(chunk) == 1:
                 log.exception("SLA clock %s failed; trying again in %s", chunk[0].key, RETRY_FAILED_AFTER)
-                self._park(SLA_STAGES, chunk)
+                self._park(SLA_STAGES, chunk, owner)
                 report.failed += 1
                 return
             # One bad clock must not hold back the others: try them one by one.
@@ -149,10 +149,10 @@ class DueWork:
             if item.key in raised_tasks:
                 fired(item)
 
-    def _park(self, source: DueSource, items: Sequence[Claimed]) -> None:
+    def _park(self, source: DueSource, items: Sequence[Claimed], owner: str) -> None:
         try:
             with self.db.transaction() as conn:
                 keys = [item.key for item in items]
-                release(conn, source, keys, until=self.clock.now() + RETRY_FAILED_AFTER)
+                release(conn, source, keys, until=self.clock.now() + RETRY_FAILED_AFTER, held_by=owner)
         except Exception:  # the lease runs out by itself; the next claim tries again
             log.exception("could not park %s %s", source.name, [item.key for item in items])

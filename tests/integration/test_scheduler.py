@@ -19,8 +19,8 @@ from engine.clock import ManualClock, SystemClock, as_utc
 from engine.engine import Engine, EngineConfig
 from engine.errors import BadRequest, Conflict, Forbidden, ValidationError
 from engine.handler_registry import HandlerRegistry
-from engine.scheduler.claim import claim
-from engine.scheduler.models import Alarm, Notification
+from engine.scheduler.claim import claim, release
+from engine.scheduler.models import Alarm, Notification, SlaClockRow
 from engine.scheduler.service import SchedulerService, start_background_scheduler
 from engine.scheduler.sources import SLA_STAGES
 from tests.conftest import make_engine
@@ -479,6 +479,27 @@ def test_missed_alarms_and_timers_fire_exactly_once_after_a_restart(
             select(Alarm.task_id, Alarm.stage).group_by(Alarm.task_id, Alarm.stage).having(func.count() > 1)
         ).all()
     assert duplicates == []
+
+
+def test_parking_a_failed_item_leaves_a_lease_another_scheduler_took(
+    sla_engine: Engine, clock: ManualClock
+) -> None:
+    task = start(sla_engine, "sla_fast", "A")
+    clock.advance(timedelta(hours=1))
+    lease = timedelta(seconds=60)
+    with sla_engine.db.transaction() as conn:
+        [mine] = claim(conn, SLA_STAGES, "slow-scheduler", clock.now(), lease, 10)
+    clock.advance(timedelta(minutes=2))  # the slow one's lease runs out while its command fails
+    with sla_engine.db.transaction() as conn:
+        [theirs] = claim(conn, SLA_STAGES, "other-scheduler", clock.now(), lease, 10)
+        assert theirs.key == mine.key == task["id"]
+    with sla_engine.db.transaction() as conn:
+        parked_until = clock.now() + timedelta(minutes=5)
+        release(conn, SLA_STAGES, [mine.key], until=parked_until, held_by="slow-scheduler")
+    with sla_engine.db.transaction() as conn:
+        [owner] = conn.execute(select(SlaClockRow.lease_owner).where(SlaClockRow.task_id == task["id"])).one()
+    assert owner == "other-scheduler"
+    assert sla_engine.alarm_raiser.raise_due([theirs], "other-scheduler") != []
 
 
 def test_the_background_scheduler_fires_on_time_without_being_asked(db_url: str, policy_file: Path) -> None:
