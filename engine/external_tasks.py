@@ -459,6 +459,7 @@ class ExternalTasks:
             found = self._locked_by(conn, task_id, worker_id, "report a failure for", lock=True)
             # The runtime's plumbing: lock the instance, record in its history chain, save.
             with self.runtime._instance(conn, found.instance_id, actor) as step:
+                self.runtime._require_running(step.live, "report external task failures")
                 task = self.runtime._spiff_task(step.live, task_id)
                 now = step.now
                 conn.execute(

@@ -361,7 +361,7 @@ class Runtime:
             )
 
     def delegate(self, task_id: str, to_user: str, actor: Actor) -> None:
-        """Hand the task to someone else; the owner (the delegator) keeps it in their sight."""
+        """Hand the task to someone else; its owner (whoever had it) keeps it in their sight."""
         if not to_user:
             raise ValidationError("Name the user to delegate to")
         with self.db.transaction() as conn:
@@ -369,15 +369,14 @@ class Runtime:
             require_can_change(actor, "delegate tasks")
             if ref.assignee != actor.name and not actor.is_admin:
                 raise_forbidden(actor, "delegate", ref)
-            self._lock(conn, ref.instance_id)
+            self._lock(conn, ref.instance_id, "delegate its tasks")
+            # As in Camunda the one who had the task keeps it in sight (an admin delegating
+            # someone's task is not its owner).
+            owner = ref.owner or ref.assignee or actor.name
             conn.execute(
-                update(TaskRow)
-                .where(TaskRow.id == task_id)
-                .values(assignee=to_user, owner=ref.owner or actor.name)
+                update(TaskRow).where(TaskRow.id == task_id).values(assignee=to_user, owner=owner)
             )
-            self._record_outside_step(
-                conn, ref, actor, "task_delegated", {"to": to_user, "owner": ref.owner or actor.name}
-            )
+            self._record_outside_step(conn, ref, actor, "task_delegated", {"to": to_user, "owner": owner})
 
     def _set_assignee(
         self,
@@ -388,14 +387,18 @@ class Runtime:
         event: str,
         data: dict[str, Any],
     ) -> None:
-        self._lock(conn, ref.instance_id)
+        self._lock(conn, ref.instance_id, "change who has its tasks")
         conn.execute(update(TaskRow).where(TaskRow.id == ref.id).values(assignee=assignee))
         self._record_outside_step(conn, ref, actor, event, data)
 
-    def _lock(self, conn: Connection, instance_id: str) -> None:
+    def _lock(self, conn: Connection, instance_id: str, what: str) -> None:
+        """Lock a running, active instance for a change to one of its task rows (who has the task)."""
         header = self.store.header(conn, instance_id, lock=True)
         if header.status != RUNNING:
             raise Conflict(f"Process instance {instance_id} is {header.status}")
+        if header.suspended:
+            # As Camunda: a suspended case's tasks are not claimed, handed on or completed.
+            raise Conflict(f"Process instance {instance_id} is suspended; resume it to {what}")
 
     def _record_outside_step(
         self, conn: Connection, ref: TaskRef, actor: Actor, event: str, data: dict[str, Any]

@@ -173,6 +173,20 @@ def test_claim_assign_delegate_and_their_history(engine: Engine, order_handlers:
     assert [e["type"] for e in by_key] == ["task_delegated"]
 
 
+def test_an_admin_delegating_someones_task_leaves_them_its_owner(
+    engine: Engine, order_handlers: dict[str, int]
+) -> None:
+    deploy(engine, "order.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="order")
+    task = only_task(engine, instance_id)
+    engine.runtime.claim(task["id"], Actor.person("bob", ["agent"]))
+    engine.runtime.delegate(task["id"], "carol", Actor.person("ada", ["admin"]))
+    row = only_task(engine, instance_id)
+    assert (row["assignee"], row["owner"]) == ("carol", "bob")
+    [delegated] = engine.queries.history(instance_id=instance_id, event_type="task_delegated")
+    assert (delegated["actor"], delegated["data"]) == ("ada", {"to": "carol", "owner": "bob"})
+
+
 def test_handler_failure_retries_then_incident_then_retry_after_fix(
     engine: Engine, handlers: HandlerRegistry
 ) -> None:
@@ -226,6 +240,15 @@ def test_cancel_suspend_resume(engine: Engine, order_handlers: dict[str, int]) -
     engine.runtime.suspend(instance_id, op)
     with pytest.raises(Conflict):
         engine.runtime.complete_task(task["id"], {"qty": 1}, AGENT)
+    # Nor is who has its tasks changed, as in Camunda.
+    for command in (
+        lambda: engine.runtime.claim(task["id"], AGENT),
+        lambda: engine.runtime.assign(task["id"], "alice", op),
+        lambda: engine.runtime.delegate(task["id"], "bob", op),
+    ):
+        with pytest.raises(Conflict, match="suspended; resume it"):
+            command()
+    assert only_task(engine, instance_id)["assignee"] is None
     with pytest.raises(Conflict):
         engine.runtime.suspend(instance_id, op)
     engine.runtime.resume(instance_id, op)
