@@ -98,6 +98,29 @@ def options_for(f: FormField, context: Mapping[str, Any]) -> tuple[Option, ...] 
     return tuple(options)
 
 
+def condition_scope(
+    base: Mapping[str, Any], fields: Sequence[FormField], data: Mapping[str, Any]
+) -> dict[str, Any]:
+    """What hide and readonly conditions see: `base` with the submitted values of `fields` over it.
+
+    Only the form's own fields override: other submitted keys (case data echoed back, or
+    anything a client adds) must not flip a condition that hides, shows or unlocks a field.
+    """
+    scope = dict(base)
+    for f in fields:
+        raw = value_at(data, f.key)
+        if raw is MISSING:
+            continue
+        *parents, last = f.key.split(".")
+        level = scope
+        for part in parents:
+            inner = level.get(part)
+            level[part] = dict(inner) if isinstance(inner, Mapping) else {}
+            level = level[part]
+        level[last] = raw
+    return scope
+
+
 class FieldCheck:
     def __init__(self, context: Mapping[str, Any]) -> None:
         self.context = context
@@ -186,7 +209,8 @@ class FieldCheck:
         for index, item in enumerate(raw):
             before = stored_items[index] if index < len(stored_items) else {}
             before = before if isinstance(before, Mapping) else {}
-            cleaned.append(self.fields(f.fields, item, {**scope, **item}, before, f"{name}[{index}]."))
+            item_scope = condition_scope(scope, f.fields, item)
+            cleaned.append(self.fields(f.fields, item, item_scope, before, f"{name}[{index}]."))
         return cleaned, []
 
     def unknown(self, keys: set[str], data: Mapping[str, Any], path: str, prefix: str) -> None:
@@ -209,14 +233,15 @@ def validate_submission(
     """The cleaned values of an acceptable submission; ValidationError listing every bad field.
 
     `context` is the case data the task was shown with: it supplies run-time options
-    (`valuesKey`), the values of readonly fields and the data hide conditions look at.
-    Its keys may be sent back and are then ignored.
+    (`valuesKey`), the values of readonly fields and the data hide and readonly conditions
+    look at. Its keys may be sent back and are then ignored: conditions see the submitted
+    values of the form's fields only.
     """
     context = context or {}
     if not isinstance(data, Mapping):
         raise ValidationError("A form submission must be an object of field values")
     check = FieldCheck(context)
-    cleaned = check.fields(form.fields, data, {**context, **data}, context, "")
+    cleaned = check.fields(form.fields, data, condition_scope(context, form.fields, data), context, "")
     if check.errors:
         names = sorted({e.field for e in check.errors})
         raise ValidationError(f"The {form.id} form was not accepted: check {', '.join(names)}", check.errors)

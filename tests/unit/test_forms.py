@@ -604,3 +604,56 @@ def test_readonly_expression_is_decided_per_submission():
     assert refusal(form, {"resolution": "Changed"}, {"status": "closed", "resolution": "Refunded"}) == {
         "resolution": "Resolution is read-only and cannot be changed"
     }
+
+
+def test_case_data_sent_back_cannot_unlock_a_readonly_field():
+    """A client may echo the case data, but only the form's own fields may change what conditions see."""
+    definition = {
+        "type": "default",
+        "id": "resolution",
+        "components": [
+            {"type": "textarea", "key": "resolution", "label": "Resolution", "readonly": '=status = "closed"'}
+        ],
+    }
+    form = load_formjs(json.dumps(definition), "resolution.form")
+    context = {"status": "closed", "resolution": "Refunded"}
+    assert refusal(form, {"resolution": "Changed", "status": "open"}, context) == {
+        "resolution": "Resolution is read-only and cannot be changed"
+    }
+
+
+def test_case_data_sent_back_cannot_hide_a_required_field_or_show_a_hidden_one():
+    definition = {
+        "type": "default",
+        "id": "tier",
+        "components": [
+            {
+                "type": "textfield",
+                "key": "reason",
+                "label": "Reason",
+                "validate": {"required": True},
+                "conditional": {"hide": '=tier = "gold"'},
+            },
+            {
+                "type": "dynamiclist",
+                "path": "items",
+                "label": "Items",
+                "components": [
+                    {
+                        "type": "textfield",
+                        "key": "note",
+                        "label": "Note",
+                        "conditional": {"hide": '=tier != "gold"'},
+                    }
+                ],
+            },
+        ],
+    }
+    form = load_formjs(json.dumps(definition), "tier.form")
+    assert refusal(form, {"tier": "gold"}, {"tier": "silver"}) == {"reason": "Reason is required"}
+    # The hidden item field stays hidden (its value is not stored) whatever the submission says.
+    data = {"reason": "x", "tier": "gold", "items": [{"note": "n"}]}
+    cleaned = validate_submission(form, data, {"tier": "silver"})
+    assert cleaned == {"reason": "x", "items": [{}]}
+    # The form's own fields still decide conditions as the user answers them.
+    assert validate_submission(form, {"tier": "gold"}, {"tier": "gold"}) == {}
