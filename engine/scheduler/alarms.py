@@ -7,8 +7,9 @@ raised when one runs again, in order, each with its own due time.
 
 Who is told:
 
-* reminder and warning: the assignee, or the task's role while nobody has claimed it;
-* breach: the assignee and the task's role;
+* reminder and warning: the assignee, or while nobody has claimed it everyone who may take it
+  (its candidate users and each of its candidate groups, or its role);
+* breach: the assignee and everyone who may take it;
 * escalation: the role the policy escalates to (by default the manager of the task's role).
 
 Notifications go to the engine's ``notifications`` outbox; a delivery worker sends them, or a
@@ -20,13 +21,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from ..actors import comma_list
 from ..clock import Clock, as_utc
 from ..db import Database
 from ..history import NewEvent
@@ -48,7 +50,8 @@ NotificationHook = Callable[[Connection, dict[str, Any]], None]
 _CLOCKS_WITH_TASKS = (
     select(
         SlaClockRow, TaskRow.name, TaskRow.assignee, TaskRow.business_key, TaskRow.process_key,
-        TaskRow.element_id, TaskRow.state.label("task_state"),
+        TaskRow.element_id, TaskRow.state.label("task_state"), TaskRow.candidate_groups,
+        TaskRow.candidate_users,
     )
     .join(TaskRow, TaskRow.id == SlaClockRow.task_id)
     .where(SlaClockRow.task_id.in_(bindparam("task_ids", expanding=True)))
@@ -81,12 +84,22 @@ class RaisedAlarm:
     notified: tuple[str, ...]
 
 
-def recipients(stage: SlaStage, assignee: str | None, role: str | None, escalate_to: str | None) -> list[str]:
+def recipients(
+    stage: SlaStage,
+    assignee: str | None,
+    role: str | None,
+    escalate_to: str | None,
+    groups: Sequence[str] = (),
+    candidates: Sequence[str] = (),
+) -> list[str]:
+    """Who a stage tells; ``groups`` (every candidate group, the role first) stands for ``role``
+    when the diagram named several."""
     if stage is SlaStage.ESCALATION:
         return [f"role:{escalate_to}"] if escalate_to else []
     told = [f"user:{assignee}"] if assignee else []
-    if role and (stage is SlaStage.BREACH or not assignee):
-        told.append(f"role:{role}")
+    if stage is SlaStage.BREACH or not assignee:
+        told.extend(f"user:{user}" for user in candidates if user != assignee)
+        told.extend(f"role:{group}" for group in (groups or ([role] if role else [])))
     return told
 
 
@@ -207,7 +220,10 @@ def _split_due(
 
 
 def _alarm_row(row: Any, stage: SlaStage, when: datetime, now: datetime) -> dict[str, Any]:
-    told = recipients(stage, row.assignee, row.role, row.escalate_to)
+    told = recipients(
+        stage, row.assignee, row.role, row.escalate_to, comma_list(row.candidate_groups),
+        comma_list(row.candidate_users),
+    )
     return {
         "task_id": row.task_id, "instance_id": row.instance_id, "business_key": row.business_key,
         "process_key": row.process_key, "element_id": row.element_id, "task_name": row.name,

@@ -292,6 +292,35 @@ def test_completing_the_task_stops_the_clock_after_a_cold_start(
     assert (deadline["state"], deadline["met"]) == ("stopped", True)
 
 
+def test_an_unclaimed_task_reminds_everyone_who_may_take_it(
+    sla_engine: Engine, clock: ManualClock, scheduler: SchedulerService
+) -> None:
+    offered = """
+    <bpmn:startEvent id="start"/>
+    <bpmn:userTask id="handle" name="Handle the case" camunda:candidateUsers="bob,carol"/>
+    <bpmn:userTask id="review" name="Review" camunda:candidateGroups="agent,service_manager"/>
+    <bpmn:endEvent id="end"/>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="handle"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="handle" targetRef="review"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="review" targetRef="end"/>"""
+    deploy(sla_engine, "sla_nested", offered)  # a key the round-the-clock policy matches
+    task = start(sla_engine, "sla_nested", "A")
+    clock.advance(timedelta(hours=1))
+    assert wake(scheduler) == ["sla"]
+    [reminder] = sla_engine.alarms.alarms(task_id=task["id"])
+    assert reminder["notified"] == ["user:bob", "user:carol"]
+    sla_engine.runtime.complete_task(task["id"], {}, Actor.person("bob", []))
+    [review] = sla_engine.queries.tasks(instance_id=task["instance_id"])
+    clock.advance(timedelta(hours=1))
+    assert wake(scheduler) == ["sla"]
+    [reminder] = sla_engine.alarms.alarms(task_id=review["id"])
+    assert reminder["notified"] == ["role:agent", "role:service_manager"]
+    notes = [n for n in sla_engine.alarms.notifications() if n["kind"] == "sla.reminder"]
+    assert [(n["recipient_kind"], n["recipient"]) for n in notes] == [
+        ("user", "bob"), ("user", "carol"), ("role", "agent"), ("role", "service_manager"),
+    ]
+
+
 def test_reassigning_does_not_reset_the_clock(
     sla_engine: Engine, clock: ManualClock, scheduler: SchedulerService
 ) -> None:

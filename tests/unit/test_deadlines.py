@@ -179,6 +179,19 @@ def test_who_is_told_at_each_stage() -> None:
     assert recipients(SlaStage.ESCALATION, "alice", "agent", None) == []
 
 
+def test_everyone_who_may_take_an_unclaimed_task_is_told() -> None:
+    """A task offered to candidate users only, or to several candidate groups, is nobody's
+    until claimed: its reminders must reach each of them, not nobody or the first group only."""
+    assert recipients(SlaStage.REMINDER, None, None, None, (), ("bob", "carol")) == ["user:bob", "user:carol"]
+    assert recipients(SlaStage.WARNING, None, "agent", None, ("agent", "senior_agent"), ()) == [
+        "role:agent", "role:senior_agent",
+    ]
+    assert recipients(SlaStage.REMINDER, "bob", None, None, (), ("bob", "carol")) == ["user:bob"]
+    assert recipients(SlaStage.BREACH, "bob", "agent", None, ("agent", "senior_agent"), ("bob", "carol")) == [
+        "user:bob", "user:carol", "role:agent", "role:senior_agent",
+    ]
+
+
 def test_overlapping_holds_count_once() -> None:
     t = utc(2026, 1, 5, 9)
     h = timedelta(hours=1)
