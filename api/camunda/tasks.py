@@ -14,6 +14,7 @@ from engine.camunda_queries import TASK_SORTS, TaskFilter
 from engine.errors import Conflict, ValidationError
 
 from ..auth import current_actor
+from ..rest.tasks import existing_user
 from . import bp, dto, services
 from .params import PAGING, SORTING, Params, window
 from .variables import from_camunda, to_camunda
@@ -151,7 +152,9 @@ def task_claim(task_id: str) -> ResponseReturnValue:
     if user_id == actor.name:
         runtime.claim(task_id, actor)
     else:
-        # Claiming for someone else is assigning; only who may assign tasks may do it.
+        # Claiming for someone else is assigning; only who may assign tasks may do it, and only
+        # to a user who exists and may log in (else the task waits for nobody).
+        user_id = existing_user(user_id, "userId")
         current = services().queries.task(task_id)
         if current.assignee is not None and current.assignee != user_id:
             raise Conflict(f"Task '{task_id}' is already claimed by someone else.")

@@ -161,6 +161,10 @@ def test_claim_and_unclaim_by_role(deployed: Camunda) -> None:
     assert deployed.get(path).json["assignee"] is None
     # Claiming for someone else is assigning: a service manager may, an agent may not.
     assert deployed.post(f"{path}/claim", "alice", json={"userId": "alan"}).status_code == 403
+    ghost = deployed.post(f"{path}/claim", "sam", json={"userId": "ghost"})
+    assert ghost.status_code == 400 and ghost.json["type"] == "InvalidRequestException"
+    assert "ghost" in ghost.json["message"]
+    assert deployed.get(path).json["assignee"] is None  # not handed to a user nobody can log in as
     assert deployed.post(f"{path}/claim", "sam", json={"userId": "alan"}).status_code == 204
     assert deployed.get(path).json["assignee"] == "alan"
     missing_user = deployed.post(f"{path}/claim", "alice", json={})
