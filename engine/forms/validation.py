@@ -159,6 +159,11 @@ class FieldCheck:
                     self.fail(name, [f"{f.label} {verb}"])
                 elif raw is not MISSING:
                     _put(out, f.key, empty_value(f))
+                elif f.type == "checkbox" and hidden is False and value_at(current, f.key) is MISSING:
+                    # Browsers and most clients send nothing for an unticked box; it is false (or
+                    # its default), so gateways and handlers reading it find a value. A box the
+                    # case already holds keeps it, as form-js shows it ticked or not from the data.
+                    _put(out, f.key, f.default if isinstance(f.default, bool) else False)
                 continue
             value, problems = self.value(f, raw, scope, current, name)
             self.fail(name, problems)

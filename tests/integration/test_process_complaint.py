@@ -98,6 +98,23 @@ def test_complaint_resolved_on_first_contact_is_closed_after_a_satisfied_callbac
     assert crm.history(instance)[-1]["type"] == "instance_completed"
 
 
+def test_an_unticked_compensation_box_not_sent_means_no_compensation(crm: Crm) -> None:
+    # A REST client (like a browser form) sends nothing for an unticked optional checkbox.
+    instance = record_complaint(crm)
+    unticked = {k: v for k, v in RESOLVED.items() if k not in ("compensation_due", "resolved_first_contact")}
+    crm.complete(instance, "Task_verify_and_resolve", COMPLAINT_HANDLER, **unticked)
+
+    assert crm.incidents(instance) == []
+    assert crm.open_tasks(instance) == ["Task_call_customer"]
+    case = crm.variables(instance)
+    assert (case["compensation_due"], case["resolved_first_contact"]) == (False, False)
+    crm.complete(instance, "Task_call_customer", AGENT, **SATISFIED_CALL)
+    assert crm.status(instance) == "completed"
+    number = case["complaint_no"]
+    assert crm.records(Compensation, Compensation.case_id == number) == []
+    assert crm.record(Complaint, number).first_contact_resolution is False
+
+
 def test_unknown_customer_sends_the_agent_back_to_the_intake_form(crm: Crm) -> None:
     instance = record_complaint(crm, customer_id="CUST-X-999")
 

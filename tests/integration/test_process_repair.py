@@ -517,3 +517,49 @@ def test_a_compensation_above_the_manager_limit_needs_the_director(crm: Crm) -> 
     assert "director" in payment.approved_by
     closing = crm.outbox(OutboxMessage.topic == "order_closed")[0]
     assert "Compensation approved: 6500" in closing.body
+
+
+def test_a_review_that_leaves_the_compensation_box_unticked_closes_without_compensation(crm: Crm) -> None:
+    # A REST client (like a browser form) sends nothing for an unticked optional checkbox.
+    instance = report(crm, key="R-UNTICKED")
+    technician = confirm_and_dispatch(crm, instance)
+    work(crm, instance, technician, ["P-WM-PUMP"])
+    crm.complete(instance, "Task_review_order", MANAGER, review_decision="approve")
+    assert crm.variables(instance)["compensation_due"] is False
+
+    accept_and_settle(crm, instance)
+    assert crm.incidents(instance) == []
+    assert crm.status(instance) == "completed"
+    order_no = crm.variables(instance)["order_no"]
+    assert crm.record(RepairOrder, order_no).status == "closed"
+    assert crm.records(Compensation, Compensation.case_id == order_no) == []
+
+
+def test_a_review_sent_back_for_rework_keeps_a_ticked_compensation_box_not_sent_again(crm: Crm) -> None:
+    instance = report(crm, key="R-REWORK-COMP")
+    technician = confirm_and_dispatch(crm, instance)
+    work(crm, instance, technician, ["P-WM-PUMP"])
+    crm.complete(
+        instance,
+        "Task_review_order",
+        MANAGER,
+        review_decision="rework",
+        review_comment="Check the pressure switch as well.",
+        compensation_due=True,
+        compensation_amount=200,
+        compensation_reason="Third visit for the same fault.",
+    )
+    work(crm, instance, technician, ["P-WM-PUMP"])
+    # The second review shows the box ticked from the case data; a client leaving it as shown
+    # and not sending it again does not untick it.
+    crm.complete(
+        instance,
+        "Task_review_order",
+        MANAGER,
+        review_decision="approve",
+        compensation_amount=200,
+        compensation_reason="Third visit for the same fault.",
+    )
+    assert crm.variables(instance)["compensation_due"] is True
+    accept_and_settle(crm, instance)
+    assert crm.open_tasks(instance) == ["Task_apply"]

@@ -344,6 +344,29 @@ def test_required_checkbox_must_be_checked_and_empty_optional_values_are_normali
     }
 
 
+def test_a_visible_checkbox_not_sent_is_stored_as_false_or_its_default_unless_the_case_holds_it():
+    definition = {
+        "type": "default",
+        "id": "resolve",
+        "components": [
+            {"type": "checkbox", "key": "compensation_due", "label": "Compensation due"},
+            {"type": "checkbox", "key": "urgent", "label": "Urgent", "defaultValue": True},
+            {"type": "checkbox", "key": "notify", "label": "Notify", "conditional": {"hide": "=silent"}},
+            {"type": "textfield", "key": "note", "label": "Note"},
+        ],
+    }
+    form = load_formjs(json.dumps(definition), "resolve.form")
+    # Browsers and REST clients send nothing for an unticked box: gateways must still find a value.
+    assert validate_submission(form, {"note": "ok"}, {"silent": False}) == {
+        "compensation_due": False,
+        "urgent": True,
+        "notify": False,
+        "note": "ok",
+    }
+    # Hidden boxes are not stored; a box the case already holds keeps its value.
+    assert validate_submission(form, {}, {"silent": True, "compensation_due": True, "urgent": False}) == {}
+
+
 def test_datetime_subtypes():
     definition = {
         "type": "default",
