@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date, datetime, time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
 from engine.forms.model import FormField, Option
@@ -65,10 +65,41 @@ def _to_decimal(raw: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+# The most digits a form number may have before the decimal point: a Camunda 7 `long`
+# (up to 2**63 - 1) fits. Beyond it a value is no amount a form asks for, and it would cost
+# time and memory (int() of 1e1000000 takes half a minute) or fail later (JSON, the database).
+MAX_WHOLE_DIGITS = 19
+
+
+def _step_problem(f: FormField, number: Decimal, step: Decimal) -> str | None:
+    """What is wrong with `number` for the field's increment `step`; None when it is a multiple.
+
+    Worked out with enough digits to be exact, so a large number with a fine step is still
+    checked (the default 28 digits raise for 1e30 % 0.01), and the nearest valid values shown
+    are the ones around it, for negative numbers too.
+    """
+    with localcontext() as exact:
+        exact.prec = max(exact.prec, number.adjusted() - step.adjusted() + 3)
+        try:
+            off = number % step
+        except InvalidOperation:
+            return f"{f.label} must be a multiple of {show(step)}"
+        if off == 0:
+            return None
+        below = number - (off if off > 0 else off + step)
+        return (
+            f"{f.label} must be a multiple of {show(step)} "
+            f"(the nearest valid values are {show(below)} and {show(below + step)})"
+        )
+
+
 def check_number(f: FormField, raw: Any) -> Checked:
     number = _to_decimal(raw)
     if number is None:
         return raw, [f"{f.label} must be a number"]
+    if number.adjusted() >= MAX_WHOLE_DIGITS:
+        too_large = f"at most {MAX_WHOLE_DIGITS} digits before the decimal point"
+        return raw, [f"{f.label} is too large a number ({too_large})"]
     problems: list[str] = []
     if f.decimal_digits is not None:
         exponent = number.normalize().as_tuple().exponent
@@ -76,16 +107,16 @@ def check_number(f: FormField, raw: Any) -> Checked:
         if decimals > f.decimal_digits:
             expected = "a whole number" if f.decimal_digits == 0 else f"at most {f.decimal_digits} decimals"
             problems.append(f"{f.label} must have {expected}")
-    if f.increment is not None and number % f.increment != 0:
-        below = number - number % f.increment
-        problems.append(
-            f"{f.label} must be a multiple of {show(f.increment)} "
-            f"(the nearest valid values are {show(below)} and {show(below + f.increment)})"
-        )
+    if f.increment is not None:
+        off_step = _step_problem(f, number, f.increment)
+        if off_step is not None:
+            problems.append(off_step)
     if f.min is not None and number < f.min:
         problems.append(f"{f.label} must be at least {show(f.min)}")
     if f.max is not None and number > f.max:
         problems.append(f"{f.label} must be at most {show(f.max)}")
+    if problems:
+        return raw, problems
     if f.serialize_to_string:
         return show(number), problems
     # Whole numbers are stored as int so that later comparisons and JSON stay exact.

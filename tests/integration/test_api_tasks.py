@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from tests.integration.rest_support import Rest, deployed, rest
@@ -96,6 +97,25 @@ def test_complete_validates_the_form_field_by_field(deployed: Rest) -> None:
     again = rest.post(f"/tasks/{task_id}/complete", json={"data": {"customer": "ACME", "severity": 3}})
     assert again.status_code == 409
     assert rest.post("/tasks/nope/complete", json={}).status_code == 404
+
+
+def test_complete_refuses_a_number_no_form_holds_at_once(deployed: Rest) -> None:
+    rest = deployed
+    case = rest.start("A")
+    task_id = case["tasks"][0]["id"]
+    started = time.monotonic()
+    refused = rest.post(
+        f"/tasks/{task_id}/complete", json={"data": {"customer": "ACME", "severity": "1e1000000"}}
+    )
+    assert time.monotonic() - started < 5
+    assert refused.status_code == 422
+    assert refused.json["errors"] == [
+        {
+            "field": "severity",
+            "message": "Severity is too large a number (at most 19 digits before the decimal point)",
+        }
+    ]
+    assert rest.get(f"/instances/{case['id']}").json["tasks"][0]["id"] == task_id
 
 
 def test_claim_unclaim_assign_delegate(deployed: Rest) -> None:

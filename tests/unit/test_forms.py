@@ -1,4 +1,5 @@
 import json
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -259,6 +260,47 @@ def test_number_increment_and_decimal_digits():
         ("amount", "Amount must be a multiple of 0.01 (the nearest valid values are 10 and 10.01)"),
     ]
     assert validate_submission(complaint_form(), {**GOOD, "amount": "10.50"}, CONTEXT)["amount"] == 10.5
+
+
+@pytest.mark.parametrize("value", ["1e5000", "-1e5000", "1e1000000", 1e300, "10000000000000000000"])
+def test_a_number_too_large_for_a_form_is_refused_at_once(value):
+    definition = {"type": "default", "id": "n", "components": [{"type": "number", "key": "n", "label": "N"}]}
+    form = load_formjs(json.dumps(definition), "n.form")
+    started = time.monotonic()
+    assert refusal(form, {"n": value}, {}) == {
+        "n": "N is too large a number (at most 19 digits before the decimal point)"
+    }
+    assert time.monotonic() - started < 1
+    # The largest Camunda long still fits, and stays exact.
+    assert validate_submission(form, {"n": "9223372036854775807"}) == {"n": 9223372036854775807}
+
+
+def test_a_large_number_is_checked_against_the_increment_without_crashing():
+    definition = {
+        "type": "default",
+        "id": "n",
+        "components": [
+            {"type": "number", "key": "n", "label": "N", "increment": "0.01"},
+            {"type": "number", "key": "m", "label": "M", "increment": "1e-20"},
+            {"type": "number", "key": "k", "label": "K", "increment": "0.5"},
+        ],
+    }
+    form = load_formjs(json.dumps(definition), "n.form")
+    assert validate_submission(form, {"n": "1e18", "m": "123456789012345678.00000000000000000001"}) == {
+        "n": 10**18,
+        "m": 123456789012345678.00000000000000000001,
+    }
+    assert refusal(form, {"n": "1e18", "m": "1e-21"}, {}) == {
+        "m": "M must be a multiple of 0.00000000000000000001 (the nearest valid values are 0 and "
+        "0.00000000000000000001)"
+    }
+    # A negative number lies between the multiples below and above it.
+    assert refusal(form, {"k": "-1.2"}, {}) == {
+        "k": "K must be a multiple of 0.5 (the nearest valid values are -1.5 and -1)"
+    }
+    assert refusal(form, {"n": "1e30"}, {}) == {
+        "n": "N is too large a number (at most 19 digits before the decimal point)"
+    }
 
 
 def test_text_must_be_text():
