@@ -135,6 +135,8 @@ def register_complaint(ctx: HandlerContext) -> dict[str, Any]:
         "complaint_status": complaint.status,
         "origin": origin,
         "escalated": complaint.escalated_at is not None,
+        # Defined before the resolution form, so the "Compensation due?" gateway always finds it.
+        "compensation_due": v.flag(variables, "compensation_due"),
     }
 
 

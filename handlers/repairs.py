@@ -153,6 +153,8 @@ def create_repair_order(ctx: HandlerContext) -> dict[str, Any]:
         "request_status": "confirmed",
         "spare_part_options": part_options(ctx.session, model),
         "reopen_count": order.reopen_count,
+        # Defined before the review form, so the "Compensation due?" gateway always finds it.
+        "compensation_due": v.flag(variables, "compensation_due"),
     }
 
 

@@ -101,6 +101,8 @@ def test_complaint_resolved_on_first_contact_is_closed_after_a_satisfied_callbac
 def test_an_unticked_compensation_box_not_sent_means_no_compensation(crm: Crm) -> None:
     # A REST client (like a browser form) sends nothing for an unticked optional checkbox.
     instance = record_complaint(crm)
+    # The flag the gateway reads is defined before the form, whatever a client sends.
+    assert crm.task_data(instance, "Task_verify_and_resolve")["compensation_due"] is False
     unticked = {k: v for k, v in RESOLVED.items() if k not in ("compensation_due", "resolved_first_contact")}
     crm.complete(instance, "Task_verify_and_resolve", COMPLAINT_HANDLER, **unticked)
 

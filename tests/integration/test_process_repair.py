@@ -524,6 +524,8 @@ def test_a_review_that_leaves_the_compensation_box_unticked_closes_without_compe
     instance = report(crm, key="R-UNTICKED")
     technician = confirm_and_dispatch(crm, instance)
     work(crm, instance, technician, ["P-WM-PUMP"])
+    # The flag the gateway reads is defined before the form, whatever a client sends.
+    assert crm.task_data(instance, "Task_review_order")["compensation_due"] is False
     crm.complete(instance, "Task_review_order", MANAGER, review_decision="approve")
     assert crm.variables(instance)["compensation_due"] is False
 
