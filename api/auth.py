@@ -7,9 +7,12 @@ open (signing in, the OpenAPI document) is marked ``@public``. Views then ask
 
 - An ``Authorization`` header decides alone: a wrong one is refused, never "fixed" by a
   cookie, so an API client always learns that its credentials are bad.
-- A session carries the user's id, their ``auth_version`` (a password change or disabling
-  the user ends every session) and a CSRF token that every unsafe request made with the
-  cookie must echo (header ``X-CSRF-Token`` or form field ``csrf_token``).
+- A session carries a random session id, the user's ``auth_version`` (a password change or
+  disabling the user ends every session) and a CSRF token that every unsafe request made
+  with the cookie must echo (header ``X-CSRF-Token`` or form field ``csrf_token``). The
+  server keeps the session ids (the user directory): signing out deletes the id, so a copy
+  of the cookie replays nothing, and a session ends after ``SESSION_LIFETIME`` whatever the
+  cookie says.
 - Failed logins are slowed down by the user directory; a 429 carries ``Retry-After`` and a
   401 carries the blueprint's ``WWW-Authenticate`` challenge.
 """
@@ -120,12 +123,12 @@ def _from_header(header: str) -> Account:
 
 
 def _from_session() -> Account | None:
-    user_id = session.get("uid")
-    if not isinstance(user_id, str):
+    session_id = session.get("sid")
+    if not isinstance(session_id, str):
         return None
-    account = users().account_by_id(user_id)
+    account = users().account_for_session(session_id)
     if account is None or not account.active or account.auth_version != session.get("av"):
-        session.pop("uid", None)
+        session.pop("sid", None)
         session.pop("av", None)
         return None
     if request.method not in SAFE_METHODS:
@@ -167,8 +170,9 @@ def login_session(name: str, password: str) -> Account:
     except TooManyAttempts as exc:
         g.retry_after = exc.retry_after
         raise
+    _end_server_session()
     session.clear()
-    session["uid"] = account.id
+    session["sid"] = users().start_session(account, current_app.permanent_session_lifetime)
     session["av"] = account.auth_version
     # A fresh CSRF token per sign-in: one seen before signing in is worth nothing after.
     session["csrf"] = secrets.token_urlsafe(32)
@@ -179,8 +183,15 @@ def login_session(name: str, password: str) -> Account:
 
 
 def logout_session() -> None:
+    _end_server_session()
     session.clear()
     g._account = None
+
+
+def _end_server_session() -> None:
+    session_id = session.get("sid")
+    if isinstance(session_id, str):
+        users().end_session(session_id)
 
 
 # -- protecting blueprints --------------------------------------------------------------------------

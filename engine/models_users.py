@@ -3,7 +3,7 @@ state that slows down repeated failed logins.
 
 A role is the name a BPMN lane (or ``camunda:candidateGroups``) gives; roles are a table
 rather than a fixed list because designers add lanes when the processes change.
-Tokens are stored only as a SHA-256 of the token: a stolen database grants nothing.
+Tokens and browser session ids are stored only as their SHA-256: a stolen database grants nothing.
 """
 
 from __future__ import annotations
@@ -77,3 +77,20 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_failure_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class UserSession(Base):
+    """A browser session: the cookie carries a random id, the server keeps its SHA-256 here.
+
+    The row is what makes a session valid: signing out deletes it, so a copy of the cookie
+    is worth nothing afterwards, and it expires after the session lifetime whatever the cookie
+    says. Rows of expired sessions are removed when someone signs in.
+    """
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_expires", "expires_at"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

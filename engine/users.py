@@ -43,7 +43,7 @@ from .errors import (
     ValidationError,
 )
 from .history import NewEvent, append_to_named_chain
-from .models_users import ApiToken, LoginThrottle, Role, User, UserRole
+from .models_users import ApiToken, LoginThrottle, Role, User, UserRole, UserSession
 from .paging import Page, PageRequest, SortKey, fetch_page
 from .sql import Prepared
 
@@ -219,7 +219,6 @@ _ACCOUNT_COLUMNS = (
 )
 # Every request of a signed-in caller runs one of these: prepared once, one row per role.
 _WITH_ROLES = select(*_ACCOUNT_COLUMNS).outerjoin(UserRole, UserRole.user_id == User.id)
-_ACCOUNT_BY_ID = Prepared(_WITH_ROLES.where(User.id == bindparam("user_id")))
 _ACCOUNT_BY_NAME = Prepared(_WITH_ROLES.where(User.name == bindparam("name")))
 _ACCOUNT_BY_TOKEN = Prepared(
     _WITH_ROLES.join(ApiToken, ApiToken.user_id == User.id).where(
@@ -227,6 +226,12 @@ _ACCOUNT_BY_TOKEN = Prepared(
         ApiToken.revoked_at.is_(None),
         or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now")),
         User.active.is_(True),
+    )
+)
+_ACCOUNT_BY_SESSION = Prepared(
+    _WITH_ROLES.join(UserSession, UserSession.user_id == User.id).where(
+        UserSession.id_hash == bindparam("id_hash"),
+        UserSession.expires_at > bindparam("now"),
     )
 )
 
@@ -266,10 +271,6 @@ class UserDirectory:
         with self.db.transaction(write=False) as conn:
             return _account(statement.all(conn, values))
 
-    def account_by_id(self, user_id: str) -> Account | None:
-        found = self._found(_ACCOUNT_BY_ID, {"user_id": user_id})
-        return found[0] if found else None
-
     def account_by_name(self, name: str) -> Account | None:
         found = self._found(_ACCOUNT_BY_NAME, {"name": name})
         return found[0] if found else None
@@ -280,6 +281,40 @@ class UserDirectory:
             return None
         found = self._found(_ACCOUNT_BY_TOKEN, {"token_hash": token_digest(token), "now": self.clock.now()})
         return found[0] if found else None
+
+    def account_for_session(self, session_id: str) -> Account | None:
+        """The user a live (not ended, not expired) browser session belongs to, else None."""
+        if len(session_id) > 200:
+            return None
+        values = {"id_hash": token_digest(session_id), "now": self.clock.now()}
+        found = self._found(_ACCOUNT_BY_SESSION, values)
+        return found[0] if found else None
+
+    # -- browser sessions --------------------------------------------------------------------
+
+    def start_session(self, account: Account, lifetime: timedelta) -> str:
+        """A new browser session of `lifetime` for a signed-in user: the random id its cookie carries.
+
+        Only the id's SHA-256 is stored. Sessions that have expired are removed on the way.
+        """
+        session_id = secrets.token_urlsafe(32)
+        now = self.clock.now()
+        with self.db.transaction() as conn:
+            conn.execute(delete(UserSession).where(UserSession.expires_at <= now))
+            conn.execute(
+                insert(UserSession).values(
+                    id_hash=token_digest(session_id),
+                    user_id=account.id,
+                    created_at=now,
+                    expires_at=now + lifetime,
+                )
+            )
+        return session_id
+
+    def end_session(self, session_id: str) -> None:
+        """End a browser session: its cookie, and every copy of it, no longer signs anyone in."""
+        with self.db.transaction() as conn:
+            conn.execute(delete(UserSession).where(UserSession.id_hash == token_digest(session_id)))
 
     # -- signing in --------------------------------------------------------------------------
 

@@ -147,6 +147,31 @@ def test_session_login_csrf_and_logout(rest: Rest) -> None:
     assert client.get("/api/v1/me").status_code == 401
 
 
+def test_a_copy_of_the_session_cookie_is_worth_nothing_after_signing_out(rest: Rest) -> None:
+    client = rest.browser()
+    csrf = client.post("/api/v1/session", json={"name": "alice", "password": PASSWORD}).json["csrf_token"]
+    stolen = client.client.get_cookie("session")
+    assert stolen is not None
+    assert client.delete("/api/v1/session", headers={"X-CSRF-Token": csrf}).status_code == 204
+
+    replay = rest.browser()
+    replay.client.set_cookie("session", stolen.value)
+    assert replay.get("/api/v1/me").status_code == 401
+    assert replay.post("/api/v1/instances", json={}, headers={"X-CSRF-Token": csrf}).status_code == 401
+
+
+def test_a_session_ends_after_its_lifetime_whatever_the_cookie_says(rest: Rest) -> None:
+    client = rest.browser()
+    client.post("/api/v1/session", json={"name": "alice", "password": PASSWORD})
+    rest.clock.advance(timedelta(hours=11, minutes=59))
+    assert client.get("/api/v1/me").status_code == 200
+    rest.clock.advance(timedelta(minutes=2))
+    assert client.get("/api/v1/me").status_code == 401
+    # Signing in again starts a new session.
+    client.post("/api/v1/session", json={"name": "alice", "password": PASSWORD})
+    assert client.get("/api/v1/me").json["authenticated_by"] == "session"
+
+
 def test_password_change_and_disabling_end_sessions(rest: Rest) -> None:
     client = rest.browser()
     csrf = client.post("/api/v1/session", json={"name": "alice", "password": PASSWORD}).json["csrf_token"]

@@ -62,6 +62,18 @@ def test_signing_out_needs_the_csrf_token_and_ends_the_session(site: Site) -> No
     assert browser.get("/inbox").status_code == 302
 
 
+def test_a_copy_of_the_cookie_replayed_after_signing_out_is_signed_out(site: Site) -> None:
+    browser = site.browser("alice")
+    stolen = browser.client.get_cookie("session")
+    assert stolen is not None
+    assert browser.post("/logout").status_code == 303
+
+    replay = site.browser()
+    replay.client.set_cookie("session", stolen.value)
+    response = replay.get("/inbox")
+    assert response.status_code == 302 and response.headers["Location"].startswith("/login")
+
+
 def test_a_token_seen_before_signing_in_is_worth_nothing_after(site: Site) -> None:
     browser = site.browser()
     before = csrf_of(browser.get("/login"))
