@@ -26,8 +26,11 @@ from .numbering import AGREEMENT, next_number
 from .records import Agreement, AgreementVersion
 
 INVALID_AGREEMENT = "INVALID_AGREEMENT"
-# Agreements that hold (or will hold) the customer's term; a new one may not overlap them.
-_BINDING_STATUSES = ("signed", "active")
+# Agreements that hold, will hold or held the customer's term; a new one may not overlap them.
+# A terminated one stays in force until its termination takes effect (`terminated_on`), so only
+# the days before that count; an expired one held its whole term (a new one may not be backdated
+# into it, or two agreements would set the service level of the same days).
+_BINDING_STATUSES = ("signed", "active", "terminated", "expired")
 
 
 def _agreement(ctx: HandlerContext) -> Agreement:
@@ -90,6 +93,12 @@ def _overlapping(
     return ctx.session.scalars(query.limit(1)).first()
 
 
+def _last_day_in_force(agreement: Agreement) -> date:
+    if agreement.terminated_on is not None:
+        return min(agreement.end_date, agreement.terminated_on - timedelta(days=1))
+    return agreement.end_date
+
+
 def _refuse(message: str) -> BpmnErrorSignal:
     return BpmnErrorSignal(INVALID_AGREEMENT, message, {"agreement_error": message})
 
@@ -106,10 +115,11 @@ def register_agreement_draft(ctx: HandlerContext) -> dict[str, Any]:
         raise _refuse(f"The end date {end} must be after the start date {start}")
     clash = _overlapping(ctx, customer.id, start, end, number)
     if clash is not None:
+        last = _last_day_in_force(clash)
         raise _refuse(
             f"{customer.name} already has agreement {clash.agreement_no} ({clash.status}) "
-            f"from {clash.start_date} to {clash.end_date}, which overlaps {start} to {end}; "
-            f"start the new one after {clash.end_date}"
+            f"in force from {clash.start_date} to {last}, which overlaps {start} to {end}; "
+            f"start the new one after {last}"
         )
     agreement = ctx.session.get(Agreement, number) if number else None
     if agreement is None:

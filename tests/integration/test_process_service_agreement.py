@@ -219,6 +219,62 @@ def test_an_agreement_overlapping_the_one_in_force_is_refused_with_the_reason(cr
     assert drafts == []
 
 
+def sign(crm: Crm, key: str, **changes: object) -> tuple[str, str]:
+    instance = draft(crm, key, **changes)
+    crm.complete(instance, "Task_approve", MANAGER, agreement_decision="approve")
+    crm.complete(instance, "Task_sign", ACCOUNT_MANAGER, **SIGNED)
+    return instance, crm.variables(instance)["agreement_no"]
+
+
+def test_a_terminated_agreement_still_in_force_refuses_an_overlap_with_its_remaining_term(crm: Crm) -> None:
+    instance, number = sign(crm, "AGR-REQ-1")
+    # Terminated with effect from 1 June: in force until 31 May.
+    crm.correlate("agreement_termination_requested", "AGR-REQ-1")
+    crm.complete(
+        instance,
+        "Task_record_termination",
+        ACCOUNT_MANAGER,
+        termination_requested_by="customer",
+        termination_reason="Moving to a new campus in the summer.",
+        termination_date="2026-06-01",
+    )
+    assert crm.record(Agreement, number).status == "terminated"
+    assert (level(crm, date(2026, 5, 31)), level(crm, date(2026, 6, 1))) == ("standard", "none")
+
+    successor = draft(crm, "AGR-REQ-2", agreement_start_date="2026-03-01", agreement_end_date="2026-12-31")
+    assert crm.open_tasks(successor) == ["Task_draft"]
+    error = crm.task_data(successor, "Task_draft")["agreement_error"]
+    assert number in error and "terminated" in error and "2026-05-31" in error
+    assert crm.records(Agreement, Agreement.status == "draft") == []
+
+    # From the day the termination takes effect the customer is free to sign a new one.
+    crm.complete(
+        successor,
+        "Task_draft",
+        ACCOUNT_MANAGER,
+        **{**DRAFT, "agreement_start_date": "2026-06-01", "agreement_end_date": "2026-12-31"},
+    )
+    assert crm.open_tasks(successor) == ["Task_approve"]
+
+
+def test_an_expired_agreement_refuses_a_backdated_overlap_with_its_term(crm: Crm) -> None:
+    _, number = sign(crm, "AGR-REQ-1", agreement_end_date="2026-01-31")
+    crm.tick(datetime(2026, 1, 31, 16, 0, tzinfo=UTC))
+    assert crm.record(Agreement, number).status == "expired"
+
+    successor = draft(crm, "AGR-REQ-2", agreement_start_date="2026-01-10", agreement_end_date="2026-12-31")
+    assert crm.open_tasks(successor) == ["Task_draft"]
+    error = crm.task_data(successor, "Task_draft")["agreement_error"]
+    assert number in error and "expired" in error and "2026-01-31" in error
+    crm.complete(
+        successor,
+        "Task_draft",
+        ACCOUNT_MANAGER,
+        **{**DRAFT, "agreement_start_date": "2026-02-01", "agreement_end_date": "2026-12-31"},
+    )
+    assert crm.open_tasks(successor) == ["Task_approve"]
+
+
 def test_unknown_customer_goes_back_to_the_draft(crm: Crm) -> None:
     instance = draft(crm, customer_id="CUST-NONE")
     assert crm.open_tasks(instance) == ["Task_draft"]
