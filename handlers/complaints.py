@@ -158,6 +158,47 @@ def escalate_complaint(ctx: HandlerContext) -> dict[str, Any]:
     return {"escalated": True, "escalated_at": stamp(ctx.now), "complaint_status": "escalated"}
 
 
+# The actions of the escalation form (forms/complaint_escalation.form), as the handler reads them.
+_ESCALATION_ACTIONS = {
+    "expedite": "Expedite with the current handler",
+    "reassign": "Reassign to another handler",
+    "contact_customer": "The service manager contacts the customer",
+    "compensation_review": "Review for compensation",
+}
+
+
+def forward_escalation_instruction(ctx: HandlerContext) -> dict[str, Any]:
+    """The service manager's decision on an escalated complaint reaches the complaint handlers.
+
+    The escalation runs on a branch of its own whose variables never reach the handler's task,
+    so the instruction goes to the complaint handlers' inbox and is noted on the complaint.
+    """
+    variables = ctx.variables
+    complaint = _complaint(ctx)
+    action = v.text(variables, "escalation_action")
+    instruction = v.text(variables, "escalation_instruction")
+    decision = f"{_ESCALATION_ACTIONS.get(action, action)}: {instruction}"
+    ctx.session.add(
+        CaseNote(
+            case_type="complaint",
+            case_id=complaint.complaint_no,
+            at=ctx.now,
+            author=ctx.actor,
+            text=f"Escalation handled by {ctx.actor}. {decision}",
+        )
+    )
+    notify.to_role(
+        ctx,
+        "complaint_handler",
+        "complaint_escalation_instruction",
+        f"Escalated complaint {complaint.complaint_no}: instruction from {ctx.actor}",
+        f"Complaint {complaint.complaint_no} of {variables.get('customer_name') or complaint.customer_id} "
+        f"(priority {variables.get('priority')}) was escalated. {decision}",
+        notify.case_of(ctx, "complaint", complaint.complaint_no),
+    )
+    return {"escalation_forwarded_at": stamp(ctx.now), "escalation_handled_by": ctx.actor}
+
+
 def _outcome_text(variables: Mapping[str, Any]) -> str:
     verdict = {
         "founded": "Your complaint is justified.",
@@ -213,5 +254,6 @@ def register(registry: HandlerRegistry) -> None:
     registry.register("open_complaint_from_callback", open_complaint_from_callback)
     registry.register("register_complaint", register_complaint)
     registry.register("escalate_complaint", escalate_complaint)
+    registry.register("forward_escalation_instruction", forward_escalation_instruction)
     registry.register("notify_complaint_outcome", notify_complaint_outcome)
     registry.register("close_complaint", close_complaint)

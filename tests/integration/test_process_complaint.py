@@ -309,6 +309,19 @@ def test_a_complaint_not_resolved_in_time_escalates_to_the_service_manager(crm: 
         escalation_action="expedite",
         escalation_instruction="Call the hotel's finance director today; credit note by tonight.",
     )
+    # The manager's instruction reaches the complaint handlers' inbox and stays on the complaint.
+    [instruction] = crm.outbox(OutboxMessage.topic == "complaint_escalation_instruction")
+    assert (instruction.recipient_kind, instruction.recipient, instruction.channel) == (
+        "role",
+        "complaint_handler",
+        "inbox",
+    )
+    assert number in instruction.subject and instruction.case_id == number
+    assert "Expedite" in instruction.body and "credit note by tonight" in instruction.body
+    [note] = crm.records(CaseNote, CaseNote.case_id == number)
+    assert (note.case_type, note.author) == ("complaint", "ma.jun")
+    assert "credit note by tonight" in note.text
+    assert crm.open_tasks(instance) == ["Task_verify_and_resolve"]
     # The handler still owns the case and resolves it; it no longer counts as first contact.
     crm.complete(instance, "Task_verify_and_resolve", COMPLAINT_HANDLER, **RESOLVED)
     crm.complete(instance, "Task_call_customer", AGENT, **SATISFIED_CALL)
