@@ -19,6 +19,8 @@ from flask import request
 from engine.camunda_queries import Sorting, Window
 from engine.errors import ValidationError
 
+from ..nul import has_nul, nul_in_request
+
 DATE_FORMAT_HINT = "yyyy-MM-dd'T'HH:mm:ss.SSSZ, e.g. 2013-01-23T14:42:45.000+0200"
 
 
@@ -188,22 +190,12 @@ def json_body(allow_empty: bool = True) -> dict[str, Any]:
 
 def refuse_nul(value: Any, where: str) -> None:
     """Text holding NUL characters cannot be stored (PostgreSQL refuses them): a 400, said where."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValidationError(f"Text in {where} must not contain NUL characters")
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            refuse_nul(key, where)
-            refuse_nul(item, where)
-    elif isinstance(value, list):
-        for item in value:
-            refuse_nul(item, where)
+    if has_nul(value):
+        raise ValidationError(f"Text in {where} must not contain NUL characters")
 
 
 def refuse_nul_in_request() -> None:
     """The path, the query string and form fields: nothing the engine stores or looks up may hold NUL."""
-    refuse_nul(request.path, "the path")
-    refuse_nul({k: request.args.getlist(k) for k in request.args}, "the query string")
-    if request.mimetype == "multipart/form-data":
-        refuse_nul({k: request.form.getlist(k) for k in request.form}, "the form")
-        refuse_nul([f.filename or "" for f in request.files.values()], "the file names")
+    where = nul_in_request()
+    if where is not None:
+        raise ValidationError(f"{where} must not contain NUL characters")

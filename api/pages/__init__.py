@@ -16,9 +16,10 @@ from flask import Blueprint, Flask, Response, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import DefinitionError, EngineError, Unauthenticated, ValidationError
+from engine.errors import BadRequest, DefinitionError, EngineError, Unauthenticated, ValidationError
 
 from ..auth import current_account, protect
+from ..nul import nul_in_request
 from . import access
 from .common import me
 from .display import init_display
@@ -36,6 +37,13 @@ def _blueprint() -> Blueprint:
     protect(parent)
     for module in (alarms, cases, designer, inbox, login, start, tasks):
         parent.register_blueprint(module.bp)
+
+    @parent.before_request
+    def _no_nul() -> None:
+        # Nothing a page looks up or stores holds NUL, and PostgreSQL refuses it: a 400 page.
+        where = nul_in_request()
+        if where is not None:
+            raise BadRequest(f"{where} must not contain NUL characters")
 
     @parent.get("/")
     def home() -> ResponseReturnValue:

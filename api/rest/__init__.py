@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 from engine.errors import EngineError, NotFound, TooManyAttempts
 
 from ..auth import protect
+from ..nul import nul_in_path
 from ..problems import problem
 
 PREFIX = "/api/v1"
@@ -61,7 +62,7 @@ def _blueprint() -> Blueprint:
     @parent.url_value_preprocessor
     def _no_nul_in_paths(_endpoint: str | None, values: dict[str, Any] | None) -> None:
         # No id contains NUL, and PostgreSQL refuses it as a query parameter.
-        if values and any("\x00" in str(value) for value in values.values()):
+        if nul_in_path(values) is not None:
             raise NotFound("No resource has that name")
 
     @parent.errorhandler(Exception)

@@ -21,6 +21,7 @@ from flask import current_app, request
 from engine.errors import FieldError, ValidationError
 from engine.paging import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, SortKey, parse_sort
 
+from ..nul import has_nul
 from ..openapi import Operation, Param, operation_of
 from .schemas import COMPONENTS
 
@@ -79,7 +80,7 @@ def _sort_pattern(choices: Sequence[str]) -> str:
 
 
 def _text(param: Param, raw: str) -> str:
-    if "\x00" in raw:
+    if has_nul(raw):
         raise _bad(param, "must not contain NUL characters")
     limit = param.schema.get("maxLength")
     if limit is not None and len(raw) > int(limit):
@@ -199,16 +200,6 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
-
-
 def json_body() -> dict[str, Any]:
     """The request's JSON object, checked against the operation's body schema (422 per field)."""
     op = current_operation()
@@ -224,7 +215,7 @@ def json_body() -> dict[str, Any]:
         raise InvalidRequest(f"The body is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(body, dict):
         raise InvalidRequest(f"The body must be a JSON object, not {type(body).__name__}")
-    if _has_nul(body):
+    if has_nul(body):
         raise InvalidRequest("Text in the body must not contain NUL characters")
     if op.body is not None:
         check_against(op.body, body)

@@ -171,3 +171,27 @@ def test_a_refused_start_says_why_and_starts_nothing(site: Site) -> None:
     unknown = alice.post("/start", {"process": "no_such_process"})
     assert unknown.status_code == 404
     assert site.engine.queries.count_instances() == 0
+
+
+def test_nul_characters_in_the_address_or_a_form_get_a_400_page_and_change_nothing(site: Site) -> None:
+    case = site.start("NUL-1")
+    task = site.open_task(case["id"], "record")
+    alice = site.browser("alice")
+    assert alice.post(f"/tasks/{task['id']}/claim").status_code == 303
+    refusals = [
+        (alice.get("/cases/%00"), "instance_id"),
+        (alice.get("/tasks/a%00b"), "task_id"),
+        (alice.get("/cases?business_key=NUL%00"), "business_key"),
+        (alice.get("/login?next=/cases%00"), "next"),
+        (alice.post("/start", {"process": "service_call\x00", "business_key": "NUL-2"}), "process"),
+        (alice.post(f"/tasks/{task['id']}/delegate", {"to": "sam\x00"}), "to"),
+        (alice.post(f"/cases/{case['id']}/cancel", {"reason": "gone\x00"}), "reason"),
+    ]
+    for response, field in refusals:
+        assert response.status_code == 400, field
+        assert response.mimetype == "text/html"
+        assert f"{field} must not contain NUL characters" in text(response), field
+    assert [c["business_key"] for c in site.engine.queries.instances()] == ["NUL-1"]
+    row = site.engine.queries.task(task["id"])
+    assert (row["assignee"], row["owner"]) == ("alice", None)
+    assert site.engine.queries.instance(case["id"])["status"] != "cancelled"
