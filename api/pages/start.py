@@ -1,7 +1,8 @@
 """Start a case: the executable processes this person may start, a business key, and variables.
 
 Variables are name/value rows; a value is read as the command line reads ``--var``: JSON when
-it parses as JSON (numbers, true, lists), else text.
+it parses as JSON (numbers, true, lists), else text; JSON no variable can hold (NaN, nesting
+too deep) is refused on its row.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from engine.actors import Actor, may_start, require_can_change
 from engine.errors import FieldError, ValidationError
 from engine.spec_cache import starters
 
-from ..cli import parse_var
+from ..cli import parse_value
 from . import access
 from .common import engine, me
 
@@ -62,7 +63,10 @@ def _variables(names: list[str], values: list[str]) -> dict[str, Any]:
                 FieldError(f"variables[{row}]", f"row {row}: the value is over {MAX_VALUE} characters")
             )
         else:
-            variables[name] = parse_var(f"{name}={raw}")[1]
+            try:
+                variables[name] = parse_value(raw)
+            except ValueError as exc:
+                errors.append(FieldError(f"variables[{row}]", f"row {row}: {exc}"))
     if errors:
         raise ValidationError("Some variables cannot be used", errors)
     return variables

@@ -102,3 +102,18 @@ def test_errors_go_to_stderr_with_a_nonzero_exit(app: Flask, tmp_path: Path) -> 
     assert bad_var.exit_code != 0 and "name=value" in bad_var.stderr
     unknown = run(app, "start", "nothing-deployed")
     assert unknown.exit_code == 1 and "nothing-deployed" in unknown.stderr
+
+
+def test_a_variable_no_case_can_hold_is_refused_with_its_reason(app: Flask) -> None:
+    ok(app, "init-db")
+    ok(app, "deploy", str(FIXTURES / "child.bpmn"))
+    for value, reason in (
+        ("NaN", "NaN is not a number JSON allows"),
+        ("[1, -Infinity]", "-Infinity is not a number JSON allows"),
+        ("1e400", "1e400 is too large a number"),
+        ("[" * 100 + "]" * 100, "nested too deeply"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+    ):
+        refused = run(app, "start", "child", "--var", f"x={value}")
+        assert refused.exit_code != 0 and reason in refused.stderr and "--var" in refused.stderr, value
+    assert app.extensions["engine"].queries.count_instances() == 0

@@ -173,6 +173,27 @@ def test_a_refused_start_says_why_and_starts_nothing(site: Site) -> None:
     assert site.engine.queries.count_instances() == 0
 
 
+def test_a_variable_no_case_can_hold_is_refused_on_its_row(site: Site) -> None:
+    alice = site.browser("alice")
+    for value, reason in (
+        ("NaN", "row 2: NaN is not a number JSON allows"),
+        ("[1, Infinity]", "row 2: Infinity is not a number JSON allows"),
+        ("1e400", "row 2: 1e400 is too large a number"),
+        ("[" * 500 + "]" * 500, "row 2: the value is nested too deeply"),
+        ("[" * 5000 + "]" * 5000, "row 2: the value is nested too deeply"),
+    ):
+        refused = alice.post(
+            "/start",
+            {"process": "service_call", "name": ["customer_id", "x"], "value": ["CUST-9", value]},
+        )
+        assert refused.status_code == 422, value
+        assert reason in text(refused), value
+    assert site.engine.queries.count_instances() == 0
+    deep = "[" * 64 + "]" * 64
+    started = alice.post("/start", {"process": "service_call", "name": ["x"], "value": [deep]})
+    assert started.status_code == 303
+
+
 def test_nul_characters_in_the_address_or_a_form_get_a_400_page_and_change_nothing(site: Site) -> None:
     case = site.start("NUL-1")
     task = site.open_task(case["id"], "record")
