@@ -110,6 +110,8 @@ def record_callback_result(ctx: HandlerContext) -> dict[str, Any]:
     if outcome == DISSATISFIED:
         result["new_complaint_request"] = {
             "customer_id": customer_id,
+            # The follow-up's first task gets its deadline by tier before any look-up runs.
+            "customer_tier": v.optional_text(variables, "customer_tier"),
             "channel": "phone",
             "category": complaint_category_for(case_type),
             "description": comments

@@ -15,7 +15,7 @@ from engine.handler_registry import HandlerContext, HandlerRegistry
 
 from . import notify
 from . import variables as v
-from .customers import contact_for
+from .customers import DEFAULT_TIER, contact_for, find_customer
 from .dates import stamp
 from .numbering import COMPLAINT, next_number
 from .records import CaseNote, Complaint
@@ -32,6 +32,7 @@ _INTAKE_KEYS = (
     "severity",
     "origin_case_type",
     "origin_case_id",
+    "customer_tier",
 )
 
 
@@ -70,8 +71,14 @@ def open_complaint_from_callback(ctx: HandlerContext) -> dict[str, Any]:
                 text=f"Follow-up complaint opened from the callback (process instance {ctx.instance_id}).",
             )
         )
+    customer_id = v.text(data, "customer_id")
+    # The intake task's deadline is planned when it opens, before the customer is looked up:
+    # without the tier here it would get the default instead of the customer's (sla.toml).
+    customer = find_customer(ctx.session, customer_id)
+    tier = (customer.tier or DEFAULT_TIER) if customer is not None else data.get("customer_tier")
     return {
-        "customer_id": v.text(data, "customer_id"),
+        "customer_id": customer_id,
+        "customer_tier": tier,
         "channel": data.get("channel") or "phone",
         "category": data.get("category") or complaint_category_for(origin_type),
         "description": description,

@@ -23,6 +23,7 @@ from engine.clock import ManualClock
 from engine.engine import Engine, EngineConfig
 from engine.models import HistoryEvent, Incident, Instance
 from engine.models import Task as TaskRow
+from engine.scheduler.models import SlaClockRow
 from engine.scheduler.service import SchedulerService
 from handlers import build_registry, demo_data
 from handlers.dates import local_day
@@ -153,6 +154,12 @@ class Crm:
         return {
             e["element_id"]: e["actor"] for e in self.history(instance_id) if e["type"] == "task_completed"
         }
+
+    def sla_tier(self, instance_id: str, element_id: str) -> str | None:
+        """The customer tier an open user task's SLA clock was planned with."""
+        task_id = self.task(instance_id, element_id)["id"]
+        with self.engine.db.transaction(write=False) as conn:
+            return conn.execute(select(SlaClockRow.tier).where(SlaClockRow.task_id == task_id)).scalar_one()
 
     def incidents(self, instance_id: str) -> list[str]:
         with self.engine.db.transaction(write=False) as conn:

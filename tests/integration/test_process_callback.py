@@ -95,6 +95,9 @@ def test_a_dissatisfied_customer_gets_a_repair_quality_complaint(crm: Crm) -> No
     )
     assert complaint["business_key"] == "RO-2025-00917"
     assert len(crm.records(CaseNote, CaseNote.case_id == "RO-2025-00917")) == 1
+    # The customer's tier comes along, so the intake gets the tier's deadline, not the default.
+    assert intake["customer_tier"] == "B"
+    assert crm.sla_tier(complaint["id"], "Task_record_complaint") == "B"
 
 
 def test_an_unreachable_customer_is_tried_again_later(crm: Crm) -> None:

@@ -214,6 +214,9 @@ def test_dissatisfied_callback_opens_a_new_complaint_linked_to_the_first(crm: Cr
     assert prefilled["description"] == "The credit note never arrived."
     [note] = crm.records(CaseNote, CaseNote.case_id == first)
     assert follow_up in note.text
+    # The customer's tier (A) comes along: the intake gets tier A's deadline, not the default.
+    assert prefilled["customer_tier"] == "A"
+    assert crm.sla_tier(follow_up, "Task_record_complaint") == "A"
     [call] = crm.records(CallbackResult, CallbackResult.case_id == first)
     assert call.outcome == "dissatisfied"
 
@@ -228,6 +231,21 @@ def test_dissatisfied_callback_opens_a_new_complaint_linked_to_the_first(crm: Cr
     assert second != first
     record = crm.record(Complaint, second)
     assert (record.origin, record.origin_case_id) == ("callback", first)
+
+
+def test_a_complaint_message_without_the_tier_takes_it_from_the_customer_record(crm: Crm) -> None:
+    # Another sender of new_complaint may leave the tier out; the customer record has it.
+    [started] = crm.correlate(
+        "new_complaint",
+        "C-2026-0100",
+        customer_id="CUST-B-002",
+        description="Called again about the noisy washer.",
+        origin_case_type="repair",
+        origin_case_id="RO-2025-00917",
+    )
+    assert crm.open_tasks(started) == ["Task_record_complaint"]
+    assert crm.variables(started)["customer_tier"] == "B"
+    assert crm.sla_tier(started, "Task_record_complaint") == "B"
 
 
 def test_a_bad_resolution_form_is_refused_field_by_field_and_nothing_changes(crm: Crm) -> None:
