@@ -17,6 +17,7 @@ from typing import Any
 from flask import request
 
 from engine.camunda_queries import Sorting, Window
+from engine.clock import OutOfRange, parse_utc
 from engine.errors import ValidationError
 
 from ..nul import has_nul, nul_in_request
@@ -38,12 +39,12 @@ def parse_date(text: Any, name: str) -> datetime:
             f"Cannot convert value {text!r} of parameter '{name}' to a date ({DATE_FORMAT_HINT})"
         )
     try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+        return parse_utc(text)
+    except ValueError as exc:
+        why = f": {exc}" if isinstance(exc, OutOfRange) else ""
         raise ValidationError(
-            f"Cannot convert value \"{text}\" of parameter '{name}' to a date ({DATE_FORMAT_HINT})"
+            f"Cannot convert value \"{text}\" of parameter '{name}' to a date ({DATE_FORMAT_HINT}){why}"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class Params:

@@ -12,12 +12,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import jsonschema_rs
 from flask import current_app, request
 
+from engine.clock import OutOfRange, parse_utc
 from engine.errors import FieldError, ValidationError
 from engine.paging import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, SortKey, parse_sort
 
@@ -124,13 +125,12 @@ def parse_datetime(text: str, name: str) -> datetime:
     if _PLUS_AS_SPACE.match(text):
         text = text[:-6] + "+" + text[-5:]
     try:
-        moment = datetime.fromisoformat(text)
+        return parse_utc(text)
+    except OutOfRange as exc:
+        reason = str(exc)
     except ValueError:
-        raise InvalidRequest(
-            f"Invalid date-time in {name!r}",
-            [FieldError(name, f"{text[:40]!r} is not an ISO 8601 date-time (2026-01-05T09:00:00Z)")],
-        ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+        reason = f"{text[:40]!r} is not an ISO 8601 date-time (2026-01-05T09:00:00Z)"
+    raise InvalidRequest(f"Invalid date-time in {name!r}", [FieldError(name, reason)])
 
 
 def query_args() -> dict[str, Any]:

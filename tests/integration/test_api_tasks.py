@@ -53,6 +53,12 @@ def test_inboxes_and_filters(deployed: Rest) -> None:
     assert page["total"] == 3 and len(page["items"]) == 1
     assert rest.get("/tasks?scope=everything").status_code == 400
     assert rest.get("/tasks?min_priority=high").status_code == 400
+    # Valid date-times whose UTC time falls outside the years 1-9999.
+    for moment in ("0001-01-01T00:00:00%2B01:00", "9999-12-31T23:59:59-01:00"):
+        refused = rest.get(f"/tasks?scope=all&due_before={moment}", "audrey")
+        assert refused.status_code == 400, moment
+        assert [e["field"] for e in refused.json["errors"]] == ["due_before"], moment
+        assert "outside the years 1 to 9999" in refused.json["errors"][0]["message"], moment
 
 
 def test_task_shows_its_form_and_deadline(deployed: Rest) -> None:

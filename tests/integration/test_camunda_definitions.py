@@ -124,6 +124,7 @@ BAD_VARIABLES: list[tuple[Any, str]] = [
     ({"n": {"value": 1, "type": "Money"}}, "unsupported value type 'Money'"),
     ({"n": {"value": "NaN", "type": "Double"}}, "'Double'"),
     ({"n": {"value": "1e999", "type": "Double"}}, "'Double'"),
+    ({"n": {"value": "0001-01-01T00:00:00.000+0100", "type": "Date"}}, "'Date'"),
     ({"n": 5}, "Invalid variable 'n'"),
     ({"_secret": {"value": 1}}, "not a valid variable name"),
     ([1, 2], "must be a JSON object"),

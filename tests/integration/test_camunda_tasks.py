@@ -129,6 +129,10 @@ BAD_QUERIES: list[tuple[str, str, dict[str, Any] | None, str]] = [
     ("GET", "assigned=perhaps", None, "assigned"),
     ("GET", "priority=high", None, "priority"),
     ("GET", "dueBefore=tomorrow", None, "dueBefore"),
+    # Valid dates whose UTC time falls outside the years 1-9999.
+    ("GET", "dueBefore=0001-01-01T00:00:00.000%2B0100", None, "dueBefore"),
+    ("GET", "dueAfter=9999-12-31T23:59:59.000-0100", None, "dueAfter"),
+    ("POST", "", {"dueBefore": "0001-01-01T00:30:00.000+0100"}, "dueBefore"),
     ("GET", "tenantIdIn=acme", None, "Unsupported query parameter 'tenantIdIn'"),
     ("POST", "", {"sorting": [{"sortBy": "created"}]}, "sortOrder"),
     ("POST", "", {"processInstanceIdIn": "x", "colour": "red"}, "Unsupported property 'colour'"),
