@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,7 +25,14 @@ from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Connection, bindparam, select, update
 
-from .actors import Actor, comma_list, require_can_change, require_may_start, require_may_work_on
+from .actors import (
+    Actor,
+    comma_list,
+    require_can_change,
+    require_may_manage_cases,
+    require_may_start,
+    require_may_work_on,
+)
 from .bpmn.parser import initiator_variable
 from .clock import Clock
 from .db import Database
@@ -36,6 +43,7 @@ from .models import Definition, Incident, Instance, Subscription
 from .models import Task as TaskRow
 from .sql import Prepared
 from .stepper import INCIDENT_MARK, Step, Stepper, spiff_error, tasks_in_state
+from .variables import VariableChange, change_variables, check_removals
 
 MAX_MESSAGE_HOPS = 20
 # Tasks before the start events (the start task, the start-event split): a handful at most.
@@ -443,6 +451,25 @@ class Runtime:
                 )
             header.suspended = suspended
             step.record("instance_suspended" if suspended else "instance_resumed", {})
+
+    def change_variables(
+        self,
+        instance_id: str,
+        actor: Actor,
+        setting: Mapping[str, Any] | None = None,
+        removing: Sequence[str] | None = None,
+    ) -> VariableChange:
+        """Set and remove a running case's variables (see engine/variables.py), recorded in its history."""
+        require_may_manage_cases(actor, "change case variables")
+        values = check_variables(setting)
+        names = check_removals(removing, values)
+        with self.db.transaction() as conn, self._instance(conn, instance_id, actor) as step:
+            status = step.live.header.status
+            if status != RUNNING:
+                raise Conflict(f"Process instance {instance_id} is {status}; its variables are final")
+            change = change_variables(step.live.workflow, values, names)
+            step.record("variables_changed", change.as_event_data())
+        return change
 
     def retry_incident(self, incident_id: str, actor: Actor) -> None:
         require_can_change(actor, "retry incidents")

@@ -11,7 +11,15 @@ from sqlalchemy import select, update
 from engine.actors import Actor
 from engine.clock import ManualClock
 from engine.engine import Engine
-from engine.errors import BadRequest, BpmnErrorSignal, Conflict, Forbidden, NotFound, ValidationError
+from engine.errors import (
+    BadRequest,
+    BpmnErrorSignal,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ProcessFailed,
+    ValidationError,
+)
 from engine.handler_registry import HandlerContext, HandlerRegistry
 from engine.history import GENESIS, event_hash, legacy_event_hash
 from engine.models import HistoryEvent, Instance
@@ -549,3 +557,41 @@ def test_every_candidate_group_may_take_the_task(engine: Engine) -> None:
         engine.runtime.claim(approve["id"], AGENT)
     engine.runtime.claim(approve["id"], Actor.person("dora", ["director"]))
     assert only_task(engine, instance_id)["assignee"] == "dora"
+
+
+def test_a_case_stalled_on_a_missing_variable_is_repaired_by_setting_it(engine: Engine) -> None:
+    deploy(engine, "decide_on_flag.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="decide_on_flag", variables={"note": "x"})
+    review = only_task(engine, instance_id)
+    with pytest.raises(ProcessFailed, match="flag == True"):
+        engine.runtime.complete_task(review["id"], {}, AGENT)
+    assert only_task(engine, instance_id)["id"] == review["id"]  # refused, nothing applied
+
+    manager = Actor.person("sam", ["service_manager"])
+    for refused in (AGENT, AUDITOR):
+        with pytest.raises(Forbidden):
+            engine.runtime.change_variables(instance_id, refused, {"flag": False})
+    with pytest.raises(ValidationError, match="both set and removed"):
+        engine.runtime.change_variables(instance_id, manager, {"flag": False}, ["flag"])
+    with pytest.raises(ValidationError, match="valid variable name"):
+        engine.runtime.change_variables(instance_id, manager, {"_hidden": 1})
+    with pytest.raises(ValidationError, match="Nothing to change"):
+        engine.runtime.change_variables(instance_id, manager, {}, [])
+    with pytest.raises(NotFound):
+        engine.runtime.change_variables("no-such-instance", manager, {"flag": False})
+    assert "variables_changed" not in event_types(engine, instance_id)
+
+    change = engine.runtime.change_variables(instance_id, manager, {"flag": False}, ["note", "absent"])
+    assert (change.set, change.removed, change.previous) == ({"flag": False}, ["note"], {"note": "x"})
+    assert engine.queries.instance(instance_id)["variables"] == {"flag": False}
+    [event] = engine.queries.history(instance_id=instance_id, event_type="variables_changed")
+    assert event["actor"] == "sam"
+    assert event["data"] == {"set": {"flag": False}, "removed": ["note"], "previous": {"note": "x"}}
+
+    engine.store.cache.clear()  # the change was stored, not only made in memory
+    engine.runtime.complete_task(review["id"], {}, AGENT)
+    finished = engine.queries.instance(instance_id)
+    assert finished["status"] == "completed" and finished["variables"] == {"flag": False}
+    with pytest.raises(Conflict, match="completed"):
+        engine.runtime.change_variables(instance_id, manager, {"flag": True})
+    assert engine.queries.verify_history()[1] == []
