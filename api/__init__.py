@@ -21,6 +21,7 @@ from .camunda import init_camunda
 from .cli import register_commands
 from .cli_demo import register_demo_commands
 from .cli_outbox import register_outbox_commands
+from .cli_repair import register_repair_commands
 from .cli_scheduler import register_scheduler_commands
 from .cli_users import register_user_commands
 from .pages import register_pages
@@ -61,6 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_error_handlers(app)
     register_commands(app)
     register_user_commands(app)
+    register_repair_commands(app)
     register_demo_commands(app)
     register_outbox_commands(app)
     register_scheduler_commands(app)

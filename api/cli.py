@@ -25,12 +25,14 @@ from engine.schema import upgrade
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _engine() -> Engine:
+def app_engine() -> Engine:
+    """The engine of the application the command runs in."""
     engine: Engine = current_app.extensions["engine"]
     return engine
 
 
-def _actor(name: str | None) -> Any:
+def app_actor(name: str | None) -> Any:
+    """Who a command acts as: the user ``--as`` names, else the operator."""
     return current_app.extensions["resolve_actor"](name)
 
 
@@ -160,8 +162,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 @engine_errors
 def init_db() -> None:
     """Create or migrate the database schema to the latest version."""
-    upgrade(_engine().db)
-    click.echo(f"Database ready: {_engine().db.engine.url.render_as_string(hide_password=True)}")
+    upgrade(app_engine().db)
+    click.echo(f"Database ready: {app_engine().db.engine.url.render_as_string(hide_password=True)}")
 
 
 @click.command("deploy")
@@ -173,7 +175,7 @@ def init_db() -> None:
 @engine_errors
 def deploy(paths: tuple[Path, ...], actor: str, deploy_all: bool, as_json: bool) -> None:
     """Validate and deploy BPMN/DMN files or folders (forms come from forms/ or the folders)."""
-    report = _engine().deploy_paths(list(paths), actor=actor, changed_only=not deploy_all)
+    report = app_engine().deploy_paths(list(paths), actor=actor, changed_only=not deploy_all)
     if as_json:
         emit(True, report.to_dict())
         return
@@ -190,7 +192,7 @@ def deploy(paths: tuple[Path, ...], actor: str, deploy_all: bool, as_json: bool)
 @engine_errors
 def definitions(key: str | None, as_json: bool) -> None:
     """List deployed process definitions and their versions."""
-    data = _engine().queries.definitions(key)
+    data = app_engine().queries.definitions(key)
     emit(as_json, data, columns=["key", "version", "name", "executable", "id"])
 
 
@@ -208,8 +210,8 @@ def start(
     """Start an instance of the latest version of process KEY (or of a definition id)."""
     data = dict(parse_var(v) for v in variables)
     by_id = key.count(":") >= 2
-    instance_id = _engine().runtime.start(
-        actor=_actor(actor),
+    instance_id = app_engine().runtime.start(
+        actor=app_actor(actor),
         process_key=None if by_id else key,
         definition_id=key if by_id else None,
         business_key=business_key,
@@ -237,7 +239,7 @@ def tasks(
     as_json: bool,
 ) -> None:
     """List open user tasks."""
-    engine = _engine()
+    engine = app_engine()
     data = engine.queries.tasks(
         role=role,
         assignee=assignee,
@@ -265,8 +267,8 @@ def complete(task_id: str, data: str, actor: str | None, as_json: bool) -> None:
         payload = json.loads(data)
     except ValueError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--data") from exc
-    engine = _engine()
-    engine.runtime.complete_task(task_id, payload, _actor(actor))
+    engine = app_engine()
+    engine.runtime.complete_task(task_id, payload, app_actor(actor))
     task = engine.queries.task(task_id)
     if as_json:
         emit(True, task)
@@ -283,7 +285,7 @@ def complete(task_id: str, data: str, actor: str | None, as_json: bool) -> None:
 @engine_errors
 def instance(instance_id: str, as_json: bool) -> None:
     """Show an instance: status, variables, open tasks and incidents."""
-    engine = _engine()
+    engine = app_engine()
     data = engine.queries.instance(instance_id, engine.clock.now())
     if as_json:
         emit(True, data)
@@ -320,7 +322,7 @@ def history(
     """The audit history of an instance or a case."""
     if not instance_id and not business_key and not actor:
         raise click.UsageError("Give an INSTANCE_ID, --business-key or --actor")
-    data = _engine().queries.history(
+    data = app_engine().queries.history(
         instance_id=instance_id, business_key=business_key, actor=actor, since=since, until=until
     )
     rows = [
@@ -343,7 +345,7 @@ def history(
 @engine_errors
 def verify_history(as_json: bool) -> None:
     """Re-hash the whole history; exit 1 and list every break if anything was altered."""
-    checked, breaks = _engine().queries.verify_history()
+    checked, breaks = app_engine().queries.verify_history()
     if as_json:
         emit(True, {"checked": checked, "ok": not breaks, "breaks": [b.to_dict() for b in breaks]})
     elif breaks:

@@ -8,28 +8,17 @@ process instead (``CRM_SCHEDULER_ENABLED=true``).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from engine.engine import Engine
 from engine.scheduler.alarm_book import STAGES
 from engine.scheduler.service import DEFAULT_POLL_SECONDS, run_until_stopped
 
-from .cli import emit, engine_errors, json_option
+from .cli import app_actor, app_engine, emit, engine_errors, json_option
 
 ALARM_COLUMNS = ["id", "stage", "task_name", "business_key", "role", "notified", "due_at", "raised_at"]
-
-
-def _engine() -> Engine:
-    engine: Engine = current_app.extensions["engine"]
-    return engine
-
-
-def _actor(name: str | None) -> Any:
-    return current_app.extensions["resolve_actor"](name)
 
 
 @click.command("scheduler")
@@ -46,7 +35,7 @@ def scheduler(poll_seconds: float, owner: str | None, batch: int, quiet: bool) -
     level = logging.WARNING if quiet else logging.INFO
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    engine = _engine()
+    engine = app_engine()
     engine.due.batch = batch
     background = current_app.extensions.pop("scheduler", None)
     if background is not None:
@@ -70,7 +59,7 @@ def alarms(
     open_only: bool, stage: str | None, role: str | None, instance_id: str | None, limit: int, as_json: bool
 ) -> None:
     """List SLA alarms (reminders, warnings, breaches, escalations), newest first."""
-    data = _engine().alarms.alarms(
+    data = app_engine().alarms.alarms(
         open_only=open_only, stage=stage, role=role, instance_id=instance_id, limit=limit
     )
     emit(as_json, data, columns=[*ALARM_COLUMNS, "acknowledged_by"])
@@ -85,7 +74,7 @@ def alarms(
 @engine_errors
 def acknowledge(alarm_id: int, actor: str | None, note: str | None, as_json: bool) -> None:
     """Acknowledge an alarm: someone has taken notice (once; it stays in the history)."""
-    alarm = _engine().alarms.acknowledge(alarm_id, _actor(actor), note)
+    alarm = app_engine().alarms.acknowledge(alarm_id, app_actor(actor), note)
     if as_json:
         emit(True, alarm)
     else:
@@ -99,7 +88,7 @@ def acknowledge(alarm_id: int, actor: str | None, note: str | None, as_json: boo
 @engine_errors
 def deadline(task_id: str, as_json: bool) -> None:
     """Show a task's deadline, the working time left, pauses and every stage."""
-    data = _engine().alarms.deadline(task_id)
+    data = app_engine().alarms.deadline(task_id)
     if as_json:
         emit(True, data)
         return
@@ -117,7 +106,7 @@ def deadline(task_id: str, as_json: bool) -> None:
 @engine_errors
 def pause_deadline(task_id: str | None, instance_id: str | None, actor: str | None, note: str | None) -> None:
     """Stop a deadline's clock (a task, or a whole case with --instance) until resumed."""
-    paused = _engine().sla.pause(_actor(actor), task_id=task_id, instance_id=instance_id, note=note)
+    paused = app_engine().sla.pause(app_actor(actor), task_id=task_id, instance_id=instance_id, note=note)
     click.echo(f"Paused the deadline of {len(paused)} task(s)")
 
 
@@ -129,7 +118,7 @@ def pause_deadline(task_id: str | None, instance_id: str | None, actor: str | No
 @engine_errors
 def resume_deadline(task_id: str | None, instance_id: str | None, actor: str | None) -> None:
     """Start a paused deadline's clock again; stages not yet raised move later by the time paused."""
-    resumed = _engine().sla.resume(_actor(actor), task_id=task_id, instance_id=instance_id)
+    resumed = app_engine().sla.resume(app_actor(actor), task_id=task_id, instance_id=instance_id)
     for task, clock in resumed.items():
         click.echo(f"{task}: due {clock.deadline.isoformat()}")
 

@@ -1,4 +1,4 @@
-"""Process instances (cases): start, list, show, cancel, suspend, resume, and their history."""
+"""Process instances (cases): start, list, show, cancel, suspend, resume, change variables, and history."""
 
 from __future__ import annotations
 
@@ -158,6 +158,28 @@ def resume(instance_id: str) -> ResponseReturnValue:
     require_may_manage_cases(actor, "resume cases")
     eng = engine()
     eng.runtime.resume(instance_id, actor)
+    return jsonify(eng.queries.instance(instance_id, eng.clock.now()))
+
+
+_CHANGE_VARIABLES = obj(
+    {"set": VARIABLES, "remove": {"type": "array", "items": text(), "uniqueItems": True}},
+    optional=("set", "remove"),
+)
+
+
+@bp.patch("/instances/<instance_id>/variables")
+@operation(
+    "Set and remove a running case's variables, to repair a case stalled on its data "
+    "(service manager, director, admin); the history keeps the old values",
+    tag=TAG,
+    body=_CHANGE_VARIABLES,
+    responses={200: Reply("The instance with its variables as changed", ref("InstanceDetail"))},
+    errors=_COMMAND_ERRORS,
+)
+def change_variables(instance_id: str) -> ResponseReturnValue:
+    body = json_body()
+    eng = engine()
+    eng.runtime.change_variables(instance_id, current_actor(), body.get("set"), body.get("remove"))
     return jsonify(eng.queries.instance(instance_id, eng.clock.now()))
 
 

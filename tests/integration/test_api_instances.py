@@ -164,3 +164,28 @@ def test_bpmn_error_from_a_handler_takes_the_boundary_path(deployed: Rest) -> No
     assert rest.complete_record(case, severity=5).status_code == 200
     tasks = rest.get(f"/instances/{case['id']}").json["tasks"]
     assert [t["element_id"] for t in tasks] == ["declined"]
+
+
+def test_a_case_failing_on_its_data_is_repaired_by_changing_a_variable(deployed: Rest) -> None:
+    rest = deployed
+    case = rest.start("SC-1")
+    assert rest.complete_record(case, severity=1).status_code == 200  # the handler fails on severity 1
+    [incident] = rest.get(f"/incidents?instance_id={case['id']}").json["items"]
+    path = f"/instances/{case['id']}/variables"
+
+    assert rest.patch(path, "alice", json={"set": {"severity": 2}}).status_code == 403
+    assert rest.patch(path, "sam", json={"set": {"_x": 1}}).status_code == 422
+    assert rest.patch(path, "sam", json={"remove": "severity"}).status_code == 422
+    both = rest.patch(path, "sam", json={"set": {"severity": 2}, "remove": ["severity"]})
+    assert both.status_code == 422 and "both set and removed" in both.json["detail"]
+    assert rest.patch("/instances/nope/variables", "sam", json={"set": {"a": 1}}).status_code == 404
+
+    changed = rest.patch(path, "sam", json={"set": {"severity": 2}})
+    assert changed.status_code == 200, changed.json
+    assert changed.json["variables"]["severity"] == 2
+    assert rest.post(f"/incidents/{incident['id']}/retry", "sam").status_code == 200
+    assert rest.get(f"/incidents?instance_id={case['id']}").json["total"] == 0  # no new incident
+    assert rest.get(f"/instances/{case['id']}").json["variables"]["checked"] is True
+    [event] = [e for e in rest.get(f"/instances/{case['id']}/history").json["items"]
+               if e["type"] == "variables_changed"]
+    assert (event["actor"], event["data"]["previous"]) == ("sam", {"severity": 1})

@@ -10,7 +10,10 @@ from click.testing import CliRunner, Result
 from flask import Flask
 
 from api import create_app
-from tests.conftest import FIXTURES
+from engine.clock import ManualClock
+from engine.handler_registry import HandlerRegistry
+from tests.conftest import FIXTURES, make_engine
+from tests.integration.rest_support import service_handlers
 
 
 @pytest.fixture
@@ -117,3 +120,37 @@ def test_a_variable_no_case_can_hold_is_refused_with_its_reason(app: Flask) -> N
         refused = run(app, "start", "child", "--var", f"x={value}")
         assert refused.exit_code != 0 and reason in refused.stderr and "--var" in refused.stderr, value
     assert app.extensions["engine"].queries.count_instances() == 0
+
+
+def test_an_operator_repairs_a_stalled_case_from_the_command_line(
+    db_url: str, handlers: HandlerRegistry, clock: ManualClock
+) -> None:
+    service_handlers(handlers)  # api_check fails while severity is 1
+    engine = make_engine(db_url, handlers, clock)
+    app = create_app({"ENGINE": engine, "SCHEDULER_ENABLED": False})
+    ok(app, "deploy", str(FIXTURES / "api_service.bpmn"))
+    instance_id = json.loads(ok(app, "start", "service_call", "--json"))["id"]
+    [record] = json.loads(ok(app, "tasks", "--instance", instance_id, "--json"))
+    ok(app, "complete", record["id"], "--data", json.dumps({"customer": "ACME", "severity": 1}))
+    [incident] = json.loads(ok(app, "instance", instance_id, "--json"))["open_incidents"]
+
+    failed = run(app, "retry-incident", incident["id"])
+    assert failed.exit_code == 1 and "Failed again" in failed.stderr and "registry is down" in failed.stderr
+    [incident] = json.loads(ok(app, "instance", instance_id, "--json"))["open_incidents"]
+
+    bad = run(app, "set-var", instance_id, "--var", "severity=2", "--remove", "severity")
+    assert bad.exit_code == 1 and "both set and removed" in bad.stderr
+    printed = ok(
+        app, "set-var", instance_id, "--var", "severity=2", "--var", "fixed_by=ops", "--remove", "nope"
+    )
+    assert "set severity = 2 (was 1)" in printed and "set fixed_by = 'ops' (new)" in printed
+    assert "nope was not set" in printed
+    retried = json.loads(ok(app, "retry-incident", incident["id"], "--json"))
+    assert retried["failed_again"] == [] and retried["incident"]["state"] == "resolved"
+    shown = json.loads(ok(app, "instance", instance_id, "--json"))
+    assert shown["variables"]["checked"] is True and shown["open_incidents"] == []
+    events = json.loads(ok(app, "history", instance_id, "--json"))
+    [change] = [e for e in events if e["type"] == "variables_changed"]
+    assert change["actor"] == "operator" and change["data"]["previous"] == {"severity": 1}
+    missing = run(app, "set-var", "no-such-instance", "--var", "a=1")
+    assert missing.exit_code == 1 and "no-such-instance" in missing.stderr
