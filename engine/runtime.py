@@ -468,7 +468,8 @@ class Runtime:
             if status != RUNNING:
                 raise Conflict(f"Process instance {instance_id} is {status}; its variables are final")
             change = change_variables(step.live.workflow, values, names)
-            step.record("variables_changed", change.as_event_data())
+            if change.set or change.removed:  # removing only names that are not set changes nothing
+                step.record("variables_changed", change.as_event_data())
         return change
 
     def retry_incident(self, incident_id: str, actor: Actor) -> None:

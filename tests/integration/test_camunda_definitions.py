@@ -182,3 +182,35 @@ def test_ended_instances_are_history_not_runtime(deployed: Camunda) -> None:
     assert ended.json["message"] == f"Process instance with id {instance_id} does not exist"
     assert deployed.get(f"/history/process-instance/{instance_id}").json["state"] == "COMPLETED"
     assert deployed.get("/process-instance/no-such-instance").status_code == 404
+
+
+def test_instance_variables_are_read_and_repaired_as_in_camunda(deployed: Camunda) -> None:
+    instance_id = deployed.start("PAY-7", amount=120, note="check")
+    path = f"/process-instance/{instance_id}/variables"
+    listed = deployed.get(path)
+    assert listed.status_code == 200
+    assert listed.json["amount"] == {"type": "Integer", "value": 120, "valueInfo": {}}
+    assert deployed.get(f"{path}/note").json == {"type": "String", "value": "check", "valueInfo": {}}
+    missing = deployed.get(f"{path}/nothing")
+    assert missing.status_code == 404 and "nothing" in missing.json["message"]
+
+    change = {"modifications": {"amount": {"value": 95, "type": "Long"}}, "deletions": ["note"]}
+    refused = deployed.request("POST", path, "alice", json=change)
+    assert refused.status_code == 403 and refused.json["type"] == "AuthorizationException"
+    not_a_number = {"modifications": {"amount": {"value": "x", "type": "Integer"}}}
+    bad = deployed.request("POST", path, "sam", json=not_a_number)
+    assert bad.status_code == 400 and bad.json["type"] == "InvalidRequestException"
+    assert deployed.request("POST", path, "sam", json=change).status_code == 204
+    reason = {"value": "typo", "type": "String"}
+    assert deployed.request("PUT", f"{path}/reason", "sam", json=reason).status_code == 204
+    assert deployed.request("DELETE", f"{path}/absent", "sam").status_code == 204  # as in Camunda
+    assert deployed.request("POST", path, "sam", json={}).status_code == 204  # nothing to change
+    variables = deployed.get(path).json
+    assert variables["amount"]["value"] == 95 and variables["reason"]["value"] == "typo"
+    assert "note" not in variables
+    history = deployed.engine.queries.history(instance_id=instance_id, event_type="variables_changed")
+    assert [(e["actor"], e["data"]["set"], e["data"]["removed"]) for e in history] == [
+        ("sam", {"amount": 95}, ["note"]),
+        ("sam", {"reason": "typo"}, []),
+    ]
+    assert deployed.request("DELETE", "/process-instance/nope/variables/x", "sam").status_code == 404
