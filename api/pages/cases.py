@@ -10,11 +10,14 @@ from flask import Blueprint, flash, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from engine.actors import require_may_manage_cases
+from engine.errors import FieldError, ValidationError
 from engine.paging import PageRequest, SortKey
 from engine.queries import HistoryFilter, InstanceFilter
 
+from ..cli import parse_value
 from . import access
 from .common import Pager, back_to, engine, me, page_request, page_url, query_choice, query_text
+from .display import show_value
 
 bp = Blueprint("cases", __name__)
 STATUSES = ("running", "completed", "cancelled")
@@ -117,4 +120,25 @@ def cancel(instance_id: str) -> ResponseReturnValue:
     reason = request.form.get("reason", "").strip()[:2000] or None
     engine().runtime.cancel(instance_id, actor, reason)
     flash("The case is cancelled.", "success")
+    return back_to(_case_url(instance_id))
+
+
+@bp.post("/cases/<instance_id>/variables")
+def change_variable(instance_id: str) -> ResponseReturnValue:
+    """Set or remove one variable: the repair of a case stalled on its data (then retry its incident)."""
+    actor = me()
+    require_may_manage_cases(actor, "change case data")
+    name = request.form.get("name", "").strip()
+    if not name:
+        raise ValidationError("Name the variable to change", [FieldError("name", "required")])
+    if request.form.get("action") == "remove":
+        change = engine().runtime.change_variables(instance_id, actor, {}, [name])
+        flash(f"{name} removed." if change.removed else f"{name} was not set: nothing changed.", "success")
+        return back_to(_case_url(instance_id))
+    try:
+        value = parse_value(request.form.get("value", ""))
+    except ValueError as exc:
+        raise ValidationError(f"{name}: {exc}", [FieldError("value", str(exc))]) from None
+    engine().runtime.change_variables(instance_id, actor, {name: value})
+    flash(f"{name} is now {show_value(value)}.", "success")
     return back_to(_case_url(instance_id))

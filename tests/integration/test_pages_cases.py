@@ -216,3 +216,35 @@ def test_nul_characters_in_the_address_or_a_form_get_a_400_page_and_change_nothi
     row = site.engine.queries.task(task["id"])
     assert (row["assignee"], row["owner"]) == ("alice", None)
     assert site.engine.queries.instance(case["id"])["status"] != "cancelled"
+
+
+def test_a_manager_repairs_the_data_a_case_failed_on_then_retries(site: Site) -> None:
+    case = site.start("CASE-9")
+    record = site.open_task(case["id"], "record")
+    site.browser("alice").post(f"/tasks/{record['id']}", {"customer": "ACME", "severity": "1"})
+    [incident] = site.engine.queries.incidents(instance_id=case["id"])
+    url = f"/cases/{case['id']}"
+    assert "Change case data" not in text(site.browser("alice").get(url))
+    fix = {"name": "severity", "value": "2"}
+    for who in ("alice", "audrey"):
+        assert site.browser(who).post(f"{url}/variables", fix).status_code == 403
+
+    sam = site.browser("sam")
+    assert "Change case data" in text(sam.get(url))
+    refused = sam.post(f"{url}/variables", {"name": "severity", "value": "NaN", "action": "set"})
+    assert refused.status_code == 422 and "NaN" in text(refused)
+    assert sam.post(f"{url}/variables", {"name": "", "value": "2"}).status_code == 422
+    changed = sam.post(f"{url}/variables", {"name": "severity", "value": "2", "action": "set"})
+    assert changed.status_code == 303 and changed.headers["Location"] == url
+    assert "severity is now 2." in text(sam.get(url))
+    removed = sam.post(f"{url}/variables", {"name": "customer", "action": "remove"})
+    assert removed.status_code == 303
+    assert site.engine.queries.instance(case["id"])["variables"]["severity"] == 2
+    assert "customer" not in site.engine.queries.instance(case["id"])["variables"]
+
+    assert sam.post(f"/incidents/{incident['id']}/retry").status_code == 303
+    assert site.engine.queries.incidents(instance_id=case["id"]) == []  # the step ran and passed
+    changes = site.engine.queries.history(instance_id=case["id"], event_type="variables_changed")
+    assert [(e["actor"], e["data"]["previous"]) for e in changes] == [
+        ("sam", {"severity": 1}), ("sam", {"customer": "ACME"}),
+    ]
