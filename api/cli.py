@@ -18,6 +18,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from engine import json_values
 from engine.engine import Engine
 from engine.errors import DefinitionError, EngineError
 from engine.schema import upgrade
@@ -85,61 +86,19 @@ def emit(
         print_table(list(rows if rows is not None else data), columns)
 
 
-# Deeper than any real variable; the engine copies and serializes values recursively, and a
-# value nested some hundreds of levels deep would fail there (a 500 on the start page).
-MAX_VARIABLE_DEPTH = 64
-
-
-class _Refused(Exception):
-    """JSON that parses but that no variable can hold (raised inside json.loads)."""
-
-
-def _refuse_constant(name: str) -> Any:
-    raise _Refused(f"{name} is not a number JSON allows; quote it (\"{name}\") to pass it as text")
-
-
-def _finite(text: str) -> float:
-    number = float(text)
-    if number in (float("inf"), float("-inf")):
-        raise _Refused(f"{text} is too large a number")
-    return number
-
-
-def _depth(value: Any) -> int:
-    """How many lists and objects deep `value` is, counted without recursion."""
-    deepest, pending = 0, [(value, 1)]
-    while pending:
-        item, level = pending.pop()
-        if isinstance(item, dict):
-            children: Iterable[Any] = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
-        deepest = max(deepest, level)
-        pending.extend((child, level + 1) for child in children)
-    return deepest
-
-
 def parse_value(raw: str) -> Any:
     """A variable's value as typed: JSON if it parses as JSON (numbers, true, lists), else text.
 
     ValueError, with a message for people, for JSON no variable can hold: NaN or Infinity
     (JSON has neither; they would be stored and break comparisons and exports), a number
-    beyond a float, or nesting deeper than MAX_VARIABLE_DEPTH.
+    beyond a float, or nesting deeper than MAX_VARIABLE_DEPTH (see engine/json_values.py).
     """
-    too_deep = f"the value is nested too deeply (at most {MAX_VARIABLE_DEPTH} levels of lists and objects)"
     try:
-        value: Any = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite)
-    except _Refused as exc:
-        raise ValueError(str(exc)) from None
-    except RecursionError:
-        raise ValueError(too_deep) from None
+        return json_values.loads(raw)
+    except json_values.UnfitJson:
+        raise
     except ValueError:
         return raw
-    if _depth(value) > MAX_VARIABLE_DEPTH:
-        raise ValueError(too_deep)
-    return value
 
 
 def parse_var(text: str) -> tuple[str, Any]:
@@ -264,7 +223,9 @@ def tasks(
 def complete(task_id: str, data: str, actor: str | None, as_json: bool) -> None:
     """Complete a user task with data."""
     try:
-        payload = json.loads(data)
+        payload = json_values.loads(data, json_values.MAX_BODY_DEPTH, "the data")
+    except json_values.UnfitJson as exc:
+        raise click.BadParameter(str(exc), param_hint="--data") from None
     except ValueError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--data") from exc
     engine = app_engine()

@@ -39,6 +39,7 @@ from .db import Database
 from .errors import BadRequest, BpmnErrorSignal, Conflict, NotFound, ValidationError
 from .forms import validate_submission
 from .instance_store import CANCELLED, RUNNING, InstanceHeader, InstanceStore, LiveInstance
+from .json_values import MAX_VARIABLE_DEPTH, deeper_than, too_deep_message
 from .models import Definition, Incident, Instance, Subscription
 from .models import Task as TaskRow
 from .sql import Prepared
@@ -96,7 +97,8 @@ _SELECT_TASK_BY_ID = Prepared(_SELECT_TASK.where(TaskRow.id == bindparam("task_i
 
 
 def check_variables(variables: Any, what: str = "variables") -> dict[str, Any]:
-    """Variables must be a JSON object with names usable in expressions."""
+    """Variables must be a JSON object with names usable in expressions, holding JSON values
+    (no NaN or Infinity) at most MAX_VARIABLE_DEPTH levels deep."""
     if variables is None:
         return {}
     if not isinstance(variables, Mapping):
@@ -105,10 +107,14 @@ def check_variables(variables: Any, what: str = "variables") -> dict[str, Any]:
     for name in variables:
         if not isinstance(name, str) or not name or name.startswith("_"):
             errors.append(f"{name!r} is not a valid variable name")
-    try:
-        json.dumps(dict(variables))
-    except (TypeError, ValueError) as exc:
-        errors.append(f"not JSON data: {exc}")
+    # Before json.dumps, which recurses: a value some hundreds of levels deep would fail it.
+    too_deep = [too_deep_message(str(n)) for n, v in variables.items() if deeper_than(v, MAX_VARIABLE_DEPTH)]
+    errors.extend(too_deep)
+    if not too_deep:
+        try:
+            json.dumps(dict(variables), allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            errors.append(f"not JSON data: {exc}")
     if errors:
         raise ValidationError(f"Invalid {what}: " + "; ".join(errors))
     return dict(variables)
@@ -606,6 +612,7 @@ class Runtime:
         self, task_id: str, signal: BpmnErrorSignal, actor: Actor, worker_id: str | None = None
     ) -> None:
         require_can_change(actor, "report BPMN errors of external tasks")
+        check_variables(signal.variables, "error variables")
         with self.db.transaction() as conn:
             ref = self._external_task(conn, task_id, worker_id)
             with self._instance(conn, ref.instance_id, actor) as step:

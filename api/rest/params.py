@@ -2,14 +2,14 @@
 schemas, the JSON body against its schema, and the page (offset, limit, sort).
 
 Everything a client can get wrong is answered with a problem naming the field: a query
-parameter of the wrong type is a 400, a body that is not a JSON object is a 400, a body
-whose fields are unacceptable is a 422 listing each field. Text with NUL characters is
+parameter of the wrong type is a 400, a body that is not a JSON object is a 400 (so is one
+no variable could hold: NaN, Infinity, nesting deeper than engine/json_values.py allows), a
+body whose fields are unacceptable is a 422 listing each field. Text with NUL characters is
 refused everywhere, because PostgreSQL cannot store it.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema_rs
 from flask import current_app, request
 
+from engine import json_values
 from engine.clock import OutOfRange, parse_utc
 from engine.errors import FieldError, ValidationError
 from engine.paging import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, SortKey, parse_sort
@@ -196,10 +197,6 @@ def _validator(schema: Mapping[str, Any]) -> Any:
     return validator
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def json_body() -> dict[str, Any]:
     """The request's JSON object, checked against the operation's body schema (422 per field)."""
     op = current_operation()
@@ -210,8 +207,12 @@ def json_body() -> dict[str, Any]:
             f"Send the body as JSON with Content-Type: application/json (got {request.mimetype or 'none'})"
         )
     try:
-        body = json.loads(request.get_data(cache=True) or b"null", parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:
+        # Depth checked first: the NUL check, the schema and the engine all recurse into it.
+        raw = request.get_data(cache=True) or b"null"
+        body = json_values.loads(raw, json_values.MAX_BODY_DEPTH, "the body")
+    except json_values.UnfitJson as exc:
+        raise InvalidRequest(f"The body cannot be accepted: {exc}") from None
+    except ValueError as exc:
         raise InvalidRequest(f"The body is not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(body, dict):
         raise InvalidRequest(f"The body must be a JSON object, not {type(body).__name__}")

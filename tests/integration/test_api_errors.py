@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from tests.integration.rest_support import Rest, deployed, rest
@@ -82,3 +83,40 @@ def test_a_refused_command_leaves_nothing_behind(deployed: Rest) -> None:
     after = rest.get(f"/instances/{case['id']}").json
     assert after == before
     assert rest.get(f"/instances/{case['id']}/history").json["total"] == history_before
+
+
+def _nested(levels: int) -> Any:
+    value: Any = "x"
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+def test_values_no_variable_can_hold_are_refused_not_a_500(deployed: Rest) -> None:
+    rest = deployed
+    case = rest.start("SC-1")
+    task_id = case["tasks"][0]["id"]
+    before = rest.get(f"/instances/{case['id']}").json
+    bodies = (
+        ("POST", "/instances", "alice", '{"process_key": "service_call", "variables": {"a": %s}}'),
+        ("POST", f"/tasks/{task_id}/complete", "alice", '{"data": {"customer": "ACME", "a": %s}}'),
+        ("POST", "/messages", "alice", '{"name": "customer_answer", "variables": {"a": %s}}'),
+        ("PATCH", f"/instances/{case['id']}/variables", "sam", '{"set": {"a": %s}}'),
+    )
+    for method, path, who, body in bodies:
+        for value, reason in (
+            ("[" * 400 + "]" * 400, "the body is nested too deeply"),
+            ("[" * 100_000 + "]" * 100_000, "the body is nested too deeply"),
+            ("[1, 1e400]", "1e400 is too large a number"),
+        ):
+            data = (body % value).encode()
+            reply = rest.request(method, path, who, data=data, content_type="application/json")
+            assert reason in problem(reply, 400)["detail"], (path, value[:20])
+        # A body may hold a little more than a variable may: the engine refuses the variable itself.
+        data = (body % json.dumps(_nested(65))).encode()
+        reply = rest.request(method, path, who, data=data, content_type="application/json")
+        assert "a is nested too deeply" in problem(reply, 422)["detail"], path
+    assert rest.get(f"/instances/{case['id']}").json == before
+    assert rest.get("/instances").json["total"] == 1
+    deepest = rest.post("/instances", json={"process_key": "service_call", "variables": {"a": _nested(64)}})
+    assert deepest.status_code == 201 and deepest.json["variables"]["a"] == _nested(64)

@@ -119,6 +119,12 @@ def test_a_variable_no_case_can_hold_is_refused_with_its_reason(app: Flask) -> N
     ):
         refused = run(app, "start", "child", "--var", f"x={value}")
         assert refused.exit_code != 0 and reason in refused.stderr and "--var" in refused.stderr, value
+    for data, reason in (
+        ('{"x": NaN}', "NaN is not a number JSON allows"),
+        ('{"x": ' + "[" * 100_000 + "]" * 100_000 + "}", "the data is nested too deeply"),
+    ):
+        refused = run(app, "complete", "no-such-task", "--data", data)
+        assert refused.exit_code != 0 and reason in refused.stderr and "--data" in refused.stderr
     assert app.extensions["engine"].queries.count_instances() == 0
 
 
