@@ -9,13 +9,13 @@ comma-separated lists, dates as ``yyyy-MM-dd'T'HH:mm:ss.SSSZ``) and any other va
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import request
 
+from engine import json_values
 from engine.camunda_queries import Sorting, Window
 from engine.clock import OutOfRange, parse_utc
 from engine.errors import ValidationError
@@ -180,7 +180,10 @@ def json_body(allow_empty: bool = True) -> dict[str, Any]:
             return {}
         raise ValidationError("The request needs a JSON body")
     try:
-        data = json.loads(raw)
+        # Depth checked first: the NUL check and the engine recurse into the body.
+        data = json_values.loads(raw, json_values.MAX_BODY_DEPTH, "the request body")
+    except json_values.UnfitJson as exc:
+        raise ValidationError(f"The request body cannot be accepted: {exc}") from None
     except ValueError as exc:
         raise ValidationError(f"The request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):

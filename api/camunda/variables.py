@@ -4,8 +4,10 @@ Camunda sends and expects ``{"name": {"value": …, "type": "String", "valueInfo
 The engine keeps plain JSON values, so each Camunda type is converted to the JSON value it
 stands for (checked as Camunda checks it: an Integer must be a whole number that fits 32
 bits) and back. ``Json`` and ``Object`` (serialized as application/json) values become JSON
-objects and arrays; ``Date`` values are kept as ISO 8601 text. Binary values (``Bytes``,
-``File``) are refused: the engine stores no files in process data.
+objects and arrays, read as strictly as every JSON value (engine/json_values.py: no NaN or
+Infinity, no deeper nesting than a variable may have); ``Date`` values are kept as ISO 8601
+text. Binary values (``Bytes``, ``File``) are refused: the engine stores no files in process
+data.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from engine import json_values
 from engine.errors import ValidationError
 
 from .params import format_date, parse_date
@@ -106,7 +109,9 @@ def _json(name: str, value: Any, kind: str, info: Mapping[str, Any]) -> Any:
     if not isinstance(value, str):
         raise VariableError(f"Invalid variable '{name}': a {kind} value must be JSON text")
     try:
-        return json.loads(value)
+        return json_values.loads(value, what=f"its {kind} value")
+    except json_values.UnfitJson as exc:
+        raise VariableError(f"Invalid variable '{name}': {exc}") from None
     except ValueError as exc:
         raise VariableError(
             f"Invalid variable '{name}': its {kind} value is not valid JSON ({exc})"

@@ -214,3 +214,32 @@ def test_instance_variables_are_read_and_repaired_as_in_camunda(deployed: Camund
         ("sam", {"reason": "typo"}, []),
     ]
     assert deployed.request("DELETE", "/process-instance/nope/variables/x", "sam").status_code == 404
+
+
+def _deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+AS_JSON = {"serializationDataFormat": "application/json"}
+UNFIT_JSON_VALUES: list[tuple[dict[str, Any], str]] = [
+    ({"value": "NaN", "type": "Json"}, "NaN is not a number JSON allows"),
+    ({"value": '{"a": [1, -Infinity]}', "type": "Json"}, "-Infinity is not a number JSON allows"),
+    ({"value": "[1e400]", "type": "Json"}, "1e400 is too large a number"),
+    ({"value": "[Infinity]", "type": "Object", "valueInfo": AS_JSON}, "Infinity is not a number JSON allows"),
+    ({"value": _deep(65), "type": "Json"}, "its Json value is nested too deeply (at most 64 levels"),
+    ({"value": _deep(400), "type": "Json"}, "its Json value is nested too deeply"),
+    ({"value": _deep(10**5), "type": "Object", "valueInfo": AS_JSON}, "its Object value is nested too"),
+]
+
+
+def test_json_values_no_variable_can_hold_are_refused_and_start_nothing(deployed: Camunda) -> None:
+    for sent, fragment in UNFIT_JSON_VALUES:
+        response = deployed.post("/process-definition/key/payment/start", json={"variables": {"n": sent}})
+        assert response.status_code == 400, (sent["value"][:20], response.json)
+        assert response.json["type"] == "InvalidRequestException"
+        assert "Invalid variable 'n'" in response.json["message"], response.json
+        assert fragment in response.json["message"], response.json
+    assert deployed.engine.queries.count_instances() == 0
+    deepest = {"n": {"value": _deep(64), "type": "Json"}}
+    response = deployed.post("/process-definition/key/payment/start", json={"variables": deepest})
+    assert response.status_code == 200, response.json

@@ -216,3 +216,32 @@ def test_nul_characters_are_refused_before_they_reach_the_database(deployed: Cam
         deployed.deploy(("a.bpmn", b"<x/>"), **{"deployment-name": "n\x00"}),
     ):
         assert response.status_code == 400 and "NUL" in response.json["message"]
+
+
+def test_bodies_nested_too_deeply_or_holding_nan_get_a_400(deployed: Camunda) -> None:
+    instance_id, task = deployed.to_confirm()
+    before = deployed.get(f"/process-instance/{instance_id}/variables").json
+    paths = [
+        "/process-definition/key/payment/start",
+        f"/task/{task['id']}/complete",
+        "/external-task/fetchAndLock",
+        "/task",
+    ]
+    bodies = [
+        ('{"variables": {"n": {"value": %s}}}' % ("[" * 400 + "]" * 400), "nested too deeply"),
+        ('{"variables": {"n": {"value": %s}}}' % ("[" * 100_000 + "]" * 100_000), "nested too deeply"),
+        ('{"variables": {"n": {"value": [1, NaN]}}}', "NaN is not a number JSON allows"),
+        ('{"variables": {"n": {"value": 1e400}}}', "1e400 is too large a number"),
+    ]
+    for path in paths:
+        for body, fragment in bodies:
+            response = deployed.post(path, data=body, content_type="application/json")
+            _check(response, path)
+            assert response.status_code == 400 and fragment in response.json["message"], (path, response.json)
+    # Within what a body may hold, deeper than a variable may be: the engine names the variable.
+    for path in paths[:2]:
+        body = '{"variables": {"n": {"value": %s}}}' % ("[" * 65 + "]" * 65)
+        response = deployed.post(path, data=body, content_type="application/json")
+        assert response.status_code == 400 and "n is nested too deeply" in response.json["message"], path
+    assert deployed.get(f"/process-instance/{instance_id}/variables").json == before
+    assert deployed.engine.queries.count_instances() == 1
