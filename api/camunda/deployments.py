@@ -9,7 +9,6 @@ file before anything is stored; a diagram it cannot run is refused with Camunda'
 
 from __future__ import annotations
 
-import json
 from pathlib import PurePath
 from typing import Any
 
@@ -21,6 +20,8 @@ from engine.bpmn.validation import SourceFile
 from engine.camunda_queries import DEPLOYMENT_SORTS, DeploymentFilter
 from engine.deploy import DEPLOY_SUFFIXES, FORM_SUFFIX
 from engine.errors import ValidationError
+from engine.forms.formjs import MAX_FORM_DEPTH
+from engine.json_values import loads
 
 from ..auth import current_actor
 from . import bp, dto, services
@@ -105,7 +106,7 @@ def _forms(name: str, content: bytes, forms: dict[str, bytes]) -> None:
     """A form is found by its file name (``formKey``) and by the ``id`` inside it (``formRef``)."""
     forms[PurePath(name).name[: -len(FORM_SUFFIX)]] = content
     try:
-        document: Any = json.loads(content)
+        document: Any = loads(content, MAX_FORM_DEPTH, "the form")
     except ValueError:
         return  # the deployer reports an unreadable form if a task uses it
     if isinstance(document, dict) and isinstance(document.get("id"), str):

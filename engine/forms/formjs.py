@@ -21,6 +21,7 @@ from engine.forms.model import (
     ValidationType,
     ValueType,
 )
+from engine.json_values import UnfitJson, loads
 
 _VALUE_TYPES: frozenset[str] = frozenset(
     {"textfield", "textarea", "number", "checkbox", "datetime"} | OPTION_TYPES
@@ -37,6 +38,9 @@ _UNSUPPORTED_TYPES: dict[str, str] = {
     "filepicker": "file uploads are not supported by this engine",
 }
 _SUBTYPES: frozenset[str] = frozenset({"date", "time", "datetime"})
+
+# Far deeper than any form (each group or dynamic list adds two levels); the readers recurse.
+MAX_FORM_DEPTH = 64
 
 
 class _Loader:
@@ -313,7 +317,11 @@ def _walk_items(list_field: FormField) -> Iterator[FormField]:
 def load_formjs(text: str, filename: str) -> Form:
     """Parse a form-js file; every problem found is reported in one DefinitionError."""
     try:
+        # Refuses first what the recursive readers below cannot take (a 500 instead of a problem).
+        loads(text, MAX_FORM_DEPTH, "the form")
         root = loads_with_lines(text)
+    except UnfitJson as exc:
+        raise DefinitionError([Problem(f"{exc}", file=filename, line=1)]) from exc
     except json.JSONDecodeError as exc:
         raise DefinitionError(
             [Problem(f"Not valid JSON: {exc.msg} (column {exc.colno})", file=filename, line=exc.lineno)]

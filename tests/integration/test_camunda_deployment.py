@@ -130,6 +130,16 @@ def test_forms_deploy_as_attachments_found_by_file_name_or_form_id(camunda: Camu
     assert noted.status_code == 204
 
 
+def test_a_form_nested_too_deeply_is_a_parse_error_not_a_crash(camunda: Camunda) -> None:
+    diagram = (CAMUNDA_FIXTURES / "approval.bpmn").read_bytes()
+    nested = b"[" * 5_000 + b"]" * 5_000
+    form = b'{"type": "default", "id": "approval", "components": [{"type": "textfield", "key": "note", "x": '
+    response = camunda.deploy(("approval.bpmn", diagram), ("approval.form", form + nested + b"}]}"))
+    assert response.status_code == 400, response.json
+    assert "nested too deeply" in response.json["message"]
+    assert camunda.get("/deployment").json == []
+
+
 def test_a_broken_diagram_gets_engine_09005_with_line_numbers(camunda: Camunda) -> None:
     response = camunda.deploy(("broken.bpmn", BROKEN.read_bytes()))
     assert response.status_code == 400

@@ -470,6 +470,17 @@ def test_broken_json_reports_the_line():
     assert "Not valid JSON" in problem.message
 
 
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_a_form_nested_past_any_real_form_is_a_problem_not_a_crash(depth: int) -> None:
+    nested = "[" * depth + "]" * depth
+    head = '{"type": "default", "id": "x", "components": [{"type": "textfield", "key": "a", "x": '
+    text = head + nested + "}]}"
+    with pytest.raises(DefinitionError) as caught:
+        load_formjs(text, "forms/x.form")
+    [problem] = caught.value.problems
+    assert problem.file == "forms/x.form" and "nested too deeply" in problem.message
+
+
 def test_duplicate_keys_are_refused_with_the_line_of_the_second_one():
     definition = {
         "type": "default",
