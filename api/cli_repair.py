@@ -40,6 +40,8 @@ def set_var(
         click.echo(f"removed {name} (was {change.previous[name]!r})")
     for name in sorted(set(removing) - set(change.removed)):
         click.echo(f"{name} was not set: nothing to remove")
+    if variables and not change.set:
+        click.echo("The variables already held these values: nothing changed")
 
 
 @click.command("retry-incident")

@@ -5,7 +5,8 @@ failed on a bad value) is repaired by setting or removing the variables, then re
 incident. A SpiffWorkflow instance has no single variable scope: each task carries the data
 it will hand on. The case's variables as the engine shows them are the data of the last task
 that ended; the tasks still under way (open, waiting, failed) hold what the case goes on with.
-A change is made to all of them, so the case reads it wherever it continues.
+A change is made to all of them, and to every finished task too (a join merges the data of
+each branch's last finished task), so the case reads it wherever it continues.
 """
 
 from __future__ import annotations
@@ -53,26 +54,37 @@ def check_removals(names: Any, setting: Mapping[str, Any]) -> list[str]:
 def change_variables(
     workflow: BpmnWorkflow, setting: Mapping[str, Any], removing: Sequence[str]
 ) -> VariableChange:
-    """Set and remove variables in every task the case continues from.
+    """Set and remove variables in every task whose data the case may still read.
 
-    Each task gets a new dict (the store notices a replaced dict on an ended task) and its own
-    copy of each value, as task data is never shared between tasks.
+    Each task changed gets a new dict (the store notices a replaced dict on an ended task) and
+    its own copy of each value, as task data is never shared between tasks. ``previous`` is
+    what the case held: as shown if it shows the name, else as the first task holding it.
     """
-    holders = _holders(workflow)
-    current = holders[0].data
     if not setting and not removing:
         raise ValidationError("Nothing to change: give variables to set or names to remove")
-    previous = {name: current[name] for name in [*setting, *removing] if name in current}
-    removed = [name for name in removing if name in current]
-    for task in holders:
+    names = [*setting, *removing]
+    previous: dict[str, Any] = {}
+    changed = False
+    for task in _holders(workflow):
+        for name in names:
+            if name in task.data and name not in previous:
+                previous[name] = copy.deepcopy(task.data[name])
         data = {name: value for name, value in task.data.items() if name not in removing}
         data.update(copy.deepcopy(dict(setting)))
-        task.data = data
+        if data != task.data:
+            task.data = data
+            changed = True
+    removed = [name for name in removing if name in previous]
+    if not changed:
+        return VariableChange({}, [], {})
     return VariableChange(dict(setting), removed, previous)
 
 
 def _holders(workflow: BpmnWorkflow) -> list[SpiffTask]:
-    """The task whose data the case shows first, then every task still under way."""
+    """The task whose data the case shows first, then every task still under way, then every
+    finished one: a parallel join or the end of the process merges the data of each branch's
+    last finished task, so a change left out of those would come back when the branches meet."""
     shown = workflow.last_task or workflow.task_tree
-    under_way = [t for t in tasks_in_state(workflow, _UNDER_WAY) if t is not shown]
-    return [shown, *under_way]
+    others = [t for t in tasks_in_state(workflow, _UNDER_WAY) if t is not shown]
+    finished = [t for t in tasks_in_state(workflow, TaskState.COMPLETED) if t is not shown]
+    return [shown, *others, *finished]

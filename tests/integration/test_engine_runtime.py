@@ -595,3 +595,34 @@ def test_a_case_stalled_on_a_missing_variable_is_repaired_by_setting_it(engine: 
     with pytest.raises(Conflict, match="completed"):
         engine.runtime.change_variables(instance_id, manager, {"flag": True})
     assert engine.queries.verify_history()[1] == []
+
+
+@pytest.mark.parametrize("cold", [False, True])
+def test_a_variable_change_holds_on_every_branch_and_through_the_join(engine: Engine, cold: bool) -> None:
+    deploy(engine, "branches_to_repair.bpmn")
+    variables = {"bad": "x", "cfg": {"a": 1, "b": 2}}
+    instance_id = engine.runtime.start(actor=AGENT, process_key="branches_to_repair", variables=variables)
+
+    def task(element: str) -> dict[str, Any]:
+        return next(t for t in engine.queries.tasks(instance_id=instance_id) if t["element_id"] == element)
+
+    engine.runtime.complete_task(task("side")["id"], {}, AGENT)  # its branch waits at the join
+    engine.runtime.complete_task(task("inner1")["id"], {"y": "bad"}, AGENT)  # held inside the subprocess
+    manager = Actor.person("sam", ["service_manager"])
+    change = engine.runtime.change_variables(instance_id, manager, {"cfg": {"a": 1}}, ["bad", "y"])
+    assert change.removed == ["bad", "y"]
+    assert change.previous == {"bad": "x", "y": "bad", "cfg": {"a": 1, "b": 2}}
+    [event] = engine.queries.history(instance_id=instance_id, event_type="variables_changed")
+    assert event["data"]["removed"] == ["bad", "y"]
+    if cold:
+        engine.store.cache.clear()
+
+    engine.runtime.complete_task(task("inner2")["id"], {}, AGENT)  # the subprocess ends, the join fires
+    assert engine.queries.instance(instance_id)["variables"] == {"cfg": {"a": 1}}
+    engine.runtime.complete_task(task("after")["id"], {}, AGENT)
+    finished = engine.queries.instance(instance_id)
+    assert finished["status"] == "completed" and finished["variables"] == {"cfg": {"a": 1}}
+
+    # A second change that changes nothing records nothing.
+    with pytest.raises(Conflict):
+        engine.runtime.change_variables(instance_id, manager, {"cfg": {"a": 1}})
