@@ -479,7 +479,7 @@ class Runtime:
         return change
 
     def retry_incident(self, incident_id: str, actor: Actor) -> None:
-        require_can_change(actor, "retry incidents")
+        require_may_manage_cases(actor, "retry incidents")
         with self.db.transaction() as conn:
             row = conn.execute(select(Incident).where(Incident.id == incident_id)).first()
             if row is None:

@@ -12,6 +12,7 @@ from typing import Any
 from flask import jsonify
 from flask.typing import ResponseReturnValue
 
+from engine.actors import require_may_manage_cases
 from engine.camunda_queries import InstanceState
 from engine.errors import NotFound
 
@@ -76,6 +77,8 @@ def _running(instance_id: str) -> InstanceState:
 
 def _change(instance_id: str, setting: dict[str, Any], removing: list[str]) -> None:
     _running(instance_id)
+    actor = current_actor()
+    require_may_manage_cases(actor, "change case variables")  # even when there is nothing to change
     if not setting and not removing:
         return  # as in Camunda, an empty modification changes nothing and is no error
-    services().engine.runtime.change_variables(instance_id, current_actor(), setting, removing)
+    services().engine.runtime.change_variables(instance_id, actor, setting, removing)

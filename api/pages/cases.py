@@ -133,12 +133,18 @@ def change_variable(instance_id: str) -> ResponseReturnValue:
         raise ValidationError("Name the variable to change", [FieldError("name", "required")])
     if request.form.get("action") == "remove":
         change = engine().runtime.change_variables(instance_id, actor, {}, [name])
-        flash(f"{name} removed." if change.removed else f"{name} was not set: nothing changed.", "success")
+        said = _short(name)
+        flash(f"{said} removed." if change.removed else f"{said} was not set: nothing changed.", "success")
         return back_to(_case_url(instance_id))
     try:
         value = parse_value(request.form.get("value", ""))
     except ValueError as exc:
         raise ValidationError(f"{name}: {exc}", [FieldError("value", str(exc))]) from None
     engine().runtime.change_variables(instance_id, actor, {name: value})
-    flash(f"{name} is now {show_value(value)}.", "success")
+    flash(f"{_short(name)} is now {_short(show_value(value))}.", "success")
     return back_to(_case_url(instance_id))
+
+
+def _short(text: str, limit: int = 200) -> str:
+    """Flash messages travel in the session cookie, which browsers drop past 4 KB."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

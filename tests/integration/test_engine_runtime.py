@@ -219,6 +219,9 @@ def test_handler_failure_retries_then_incident_then_retry_after_fix(
     assert types.count("handler_failed") == 2 and "handler_retried" in types and "incident_raised" in types
 
     state["broken"] = False
+    for not_a_manager in (AGENT, AUDITOR):  # retrying is a case manager's call, whichever way it comes
+        with pytest.raises(Forbidden):
+            engine.runtime.retry_incident(incident["id"], not_a_manager)
     engine.runtime.retry_incident(incident["id"], Actor.operator("ops"))
     instance = engine.queries.instance(instance_id)
     assert instance["incidents"] == 0 and instance["status"] == "completed"
