@@ -12,6 +12,7 @@ start page) refuses both with the reasons given here.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -50,6 +51,24 @@ def deeper_than(value: Any, limit: int = MAX_VARIABLE_DEPTH) -> bool:
     return False
 
 
+# JSON may escape half of a UTF-16 pair (\\ud800): Python reads it as a lone surrogate, which
+# no UTF-8 store takes (the history hash fails on it). Pairs decode to one character and pass.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def encodable(value: Any) -> bool:
+    """Whether every text in ``value`` (keys too) can be stored as UTF-8."""
+    try:
+        json.dumps(value, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def lone_surrogate_message(what: str) -> str:
+    return f"{what} holds a lone UTF-16 surrogate (\\ud800-\\udfff), which is not valid text"
+
+
 def _refuse_constant(name: str) -> Any:
     raise UnfitJson(f"{name} is not a number JSON allows; quote it (\"{name}\") to pass it as text")
 
@@ -65,8 +84,8 @@ def loads(text: str | bytes, max_depth: int = MAX_VARIABLE_DEPTH, what: str = "t
     """JSON text as a value a variable can hold.
 
     UnfitJson (a ValueError), with a message for people, for NaN or Infinity, a number beyond
-    a float, or nesting deeper than ``max_depth``; any other ValueError (json.JSONDecodeError,
-    UnicodeDecodeError) if the text is not JSON at all.
+    a float, nesting deeper than ``max_depth``, or a lone surrogate in a text; any other
+    ValueError (json.JSONDecodeError, UnicodeDecodeError) if the text is not JSON at all.
     """
     try:
         value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
@@ -74,4 +93,6 @@ def loads(text: str | bytes, max_depth: int = MAX_VARIABLE_DEPTH, what: str = "t
         raise UnfitJson(too_deep_message(what, max_depth)) from None
     if deeper_than(value, max_depth):
         raise UnfitJson(too_deep_message(what, max_depth))
+    if (isinstance(text, str) or _SURROGATE_ESCAPE.search(text)) and not encodable(value):
+        raise UnfitJson(lone_surrogate_message(what))
     return value

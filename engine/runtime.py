@@ -39,7 +39,7 @@ from .db import Database
 from .errors import BadRequest, BpmnErrorSignal, Conflict, NotFound, ValidationError
 from .forms import validate_submission
 from .instance_store import CANCELLED, RUNNING, InstanceHeader, InstanceStore, LiveInstance
-from .json_values import MAX_VARIABLE_DEPTH, deeper_than, too_deep_message
+from .json_values import MAX_VARIABLE_DEPTH, deeper_than, encodable, lone_surrogate_message, too_deep_message
 from .models import Definition, Incident, Instance, Subscription
 from .models import Task as TaskRow
 from .sql import Prepared
@@ -112,7 +112,9 @@ def check_variables(variables: Any, what: str = "variables") -> dict[str, Any]:
     errors.extend(too_deep)
     if not too_deep:
         try:
-            json.dumps(dict(variables), allow_nan=False)
+            json.dumps(dict(variables), allow_nan=False, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            errors.append(lone_surrogate_message("a text"))
         except (TypeError, ValueError) as exc:
             errors.append(f"not JSON data: {exc}")
     if errors:
@@ -233,6 +235,8 @@ class Runtime:
         prepare: Callable[[Step], None] | None = None,
     ) -> str:
         """Start an instance; ``prepare`` may act on it before its first step (a timer start fires)."""
+        if business_key is not None and not encodable(business_key):
+            raise ValidationError(lone_surrogate_message("The business key"))
         definition_id = self._definition_to_start(conn, process_key, definition_id)
         definition = self.store.specs.get(conn, definition_id)
         if not definition.executable or definition.spec is None:

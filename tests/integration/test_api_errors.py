@@ -108,6 +108,7 @@ def test_values_no_variable_can_hold_are_refused_not_a_500(deployed: Rest) -> No
             ("[" * 400 + "]" * 400, "the body is nested too deeply"),
             ("[" * 100_000 + "]" * 100_000, "the body is nested too deeply"),
             ("[1, 1e400]", "1e400 is too large a number"),
+            ('"\\ud800"', "lone UTF-16 surrogate"),
         ):
             data = (body % value).encode()
             reply = rest.request(method, path, who, data=data, content_type="application/json")
@@ -116,6 +117,9 @@ def test_values_no_variable_can_hold_are_refused_not_a_500(deployed: Rest) -> No
         data = (body % json.dumps(_nested(65))).encode()
         reply = rest.request(method, path, who, data=data, content_type="application/json")
         assert "a is nested too deeply" in problem(reply, 422)["detail"], path
+    surrogate_key = b'{"process_key": "service_call", "business_key": "SC-\\udc00"}'
+    reply = rest.request("POST", "/instances", "alice", data=surrogate_key, content_type="application/json")
+    assert "lone UTF-16 surrogate" in problem(reply, 400)["detail"]
     assert rest.get(f"/instances/{case['id']}").json == before
     assert rest.get("/instances").json["total"] == 1
     deepest = rest.post("/instances", json={"process_key": "service_call", "variables": {"a": _nested(64)}})

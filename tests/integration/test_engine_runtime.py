@@ -629,3 +629,13 @@ def test_a_variable_change_holds_on_every_branch_and_through_the_join(engine: En
     # A second change that changes nothing records nothing.
     with pytest.raises(Conflict):
         engine.runtime.change_variables(instance_id, manager, {"cfg": {"a": 1}})
+
+
+def test_text_no_store_can_keep_is_refused_before_anything_starts(engine: Engine) -> None:
+    # A lone surrogate: what a command line hands over for bytes that are not UTF-8.
+    deploy(engine, "decide_on_flag.bpmn")
+    with pytest.raises(ValidationError, match="lone UTF-16 surrogate"):
+        engine.runtime.start(actor=AGENT, process_key="decide_on_flag", business_key="K-\udcff")
+    with pytest.raises(ValidationError, match="lone UTF-16 surrogate"):
+        engine.runtime.start(actor=AGENT, process_key="decide_on_flag", variables={"note": "\ud800"})
+    assert engine.queries.count_instances() == 0

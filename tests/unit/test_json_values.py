@@ -33,6 +33,7 @@ def test_loads_keeps_json_values() -> None:
     text = json.dumps(nested(MAX_VARIABLE_DEPTH))
     assert loads(text) == nested(MAX_VARIABLE_DEPTH)
     assert loads(b'{"a": [1.5, -2e10, "NaN"]}') == {"a": [1.5, -2e10, "NaN"]}
+    assert loads(b'{"smile": "\\ud83d\\ude00"}') == {"smile": "\U0001f600"}  # a whole pair is one character
 
 
 @pytest.mark.parametrize(
@@ -43,11 +44,14 @@ def test_loads_keeps_json_values() -> None:
         ("[1e400]", "1e400 is too large a number"),
         ("[" * 65 + "]" * 65, "the value is nested too deeply (at most 64 levels"),
         ("[" * 100_000 + "]" * 100_000, "the value is nested too deeply"),
+        ('{"a": "x\\ud800"}', "the value holds a lone UTF-16 surrogate"),
+        ('{"\\udc00": 1}', "the value holds a lone UTF-16 surrogate"),
     ],
 )
 def test_loads_refuses_what_no_variable_can_hold(text: str, reason: str) -> None:
-    with pytest.raises(UnfitJson, match=re.escape(reason)):
-        loads(text)
+    for given in (text, text.encode()):
+        with pytest.raises(UnfitJson, match=re.escape(reason)):
+            loads(given)
 
 
 def test_text_that_is_not_json_is_a_plain_value_error() -> None:
