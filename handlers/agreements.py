@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from engine.errors import BpmnErrorSignal
 from engine.handler_registry import HandlerContext, HandlerRegistry
@@ -86,7 +86,11 @@ def _overlapping(
         Agreement.status.in_(_BINDING_STATUSES),
         Agreement.start_date <= end,
         Agreement.end_date >= start,
-        or_(Agreement.terminated_on.is_(None), Agreement.terminated_on > start),
+        # Terminated on or before its first day, it never held a day (nor any day from `start`).
+        or_(
+            Agreement.terminated_on.is_(None),
+            and_(Agreement.terminated_on > start, Agreement.terminated_on > Agreement.start_date),
+        ),
     )
     if own:
         query = query.where(Agreement.agreement_no != own)

@@ -257,6 +257,24 @@ def test_a_terminated_agreement_still_in_force_refuses_an_overlap_with_its_remai
     assert crm.open_tasks(successor) == ["Task_approve"]
 
 
+def test_an_agreement_terminated_from_its_first_day_leaves_its_term_free(crm: Crm) -> None:
+    instance, number = sign(crm, "AGR-REQ-1")  # from 2026-01-05
+    crm.correlate("agreement_termination_requested", "AGR-REQ-1")
+    crm.complete(
+        instance,
+        "Task_record_termination",
+        ACCOUNT_MANAGER,
+        termination_requested_by="customer",
+        termination_reason="Rescinded before it started.",
+        termination_date="2026-01-05",
+    )
+    assert crm.record(Agreement, number).status == "terminated"
+    assert level(crm, date(2026, 1, 5)) == "none"
+
+    successor = draft(crm, "AGR-REQ-2", agreement_start_date="2026-01-02", agreement_end_date="2026-12-31")
+    assert crm.open_tasks(successor) == ["Task_approve"]
+
+
 def test_an_expired_agreement_refuses_a_backdated_overlap_with_its_term(crm: Crm) -> None:
     _, number = sign(crm, "AGR-REQ-1", agreement_end_date="2026-01-31")
     crm.tick(datetime(2026, 1, 31, 16, 0, tzinfo=UTC))
