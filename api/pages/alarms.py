@@ -1,4 +1,4 @@
-"""Deadline alarms (§5): reminders, warnings, breaches and escalations for my roles; acknowledge."""
+"""Deadline alarms (§5): reminders, warnings, breaches and escalations told to me or my roles; acknowledge."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .common import Pager, back_to, engine, me, page_request, page_url, query_ch
 
 bp = Blueprint("alarms", __name__)
 EVERY_ROLE = "*"
+TOLD_TO_ME = "me"
 # Alarm ids are database integers; anything else names no alarm.
 MAX_ID = 2**31 - 1
 
@@ -25,29 +26,28 @@ def alarm_list() -> ResponseReturnValue:
     # Managers, auditors and admins oversee every role; others see the alarms of their own roles.
     sees_all = bool(CASE_MANAGER_ROLES & actor.roles) or may_audit(actor)
     roles = sorted(actor.roles)
-    choices = [EVERY_ROLE, *roles] if sees_all else roles
-    default = EVERY_ROLE if sees_all else (roles[0] if roles else None)
-    role = query_choice("role", choices, default) if choices else None
+    # Staff land on what was told to them (by name, as a candidate user, or to one of their roles).
+    choices = [EVERY_ROLE, TOLD_TO_ME, *roles] if sees_all else [TOLD_TO_ME, *roles]
+    role = query_choice("role", choices, EVERY_ROLE if sees_all else TOLD_TO_ME)
     shown = query_choice("show", ("open", "acknowledged", "all"), "open")
     acknowledged = {"open": False, "acknowledged": True, "all": None}[shown or "open"]
     eng = engine()
-    if role is None:
-        page = None
-    else:
-        page = eng.alarms.alarm_page(
-            page_request((SortKey("raised_at", True),)),
-            acknowledged=acknowledged,
-            role=None if role == EVERY_ROLE else role,
-            stage=query_choice("stage", STAGES),
-        )
+    page = eng.alarms.alarm_page(
+        page_request((SortKey("raised_at", True),)),
+        acknowledged=acknowledged,
+        role=None if role in (EVERY_ROLE, TOLD_TO_ME) else role,
+        told=actor if role == TOLD_TO_ME else None,
+        stage=query_choice("stage", STAGES),
+    )
     return render_template(
         "alarms.html",
-        alarms=page.items if page else [],
-        paging=Pager.of(page) if page else None,
+        alarms=page.items,
+        paging=Pager.of(page),
         page_url=page_url,
         role=role,
         roles=choices,
         every_role=EVERY_ROLE,
+        told_to_me=TOLD_TO_ME,
         show=shown,
         stages=STAGES,
         args=request.args,

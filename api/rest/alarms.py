@@ -34,7 +34,8 @@ def _alarm_id(raw: str) -> int:
     query=(
         Param("open", BOOLEAN, "Only alarms nobody acknowledged (true) or only acknowledged ones (false)"),
         Param("stage", {"type": "string", "enum": list(STAGES)}, "Only this stage"),
-        Param("role", text(64), "Alarms of tasks of this role, or escalated to it"),
+        Param("role", text(64), "Alarms of tasks of this role, told to it, or escalated to it"),
+        Param("mine", BOOLEAN, "Only alarms told to me or to one of my roles"),
         Param("instance_id", text(), "Only alarms of this instance"),
         Param("task_id", text(), "Only alarms of this task"),
         *paging(SORT_KEYS, "-raised_at"),
@@ -49,6 +50,7 @@ def list_alarms() -> ResponseReturnValue:
         acknowledged=acknowledged,
         stage=args["stage"],
         role=args["role"],
+        told=current_actor() if args["mine"] else None,
         instance_id=args["instance_id"],
         task_id=args["task_id"],
     )

@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Select, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Select, or_, select, update
 
 from ..actors import CASE_MANAGER_ROLES, Actor, require_can_change
 from ..clock import Clock, as_utc
@@ -89,17 +89,19 @@ class AlarmBook:
         acknowledged: bool | None = None,
         stage: str | None = None,
         role: str | None = None,
+        told: Actor | None = None,
         instance_id: str | None = None,
         task_id: str | None = None,
         offset: int = 0,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """Alarms, newest first. ``role`` matches the task's role or the role escalated to."""
+        """Alarms, newest first. ``role`` matches the task's role, a role told or the role
+        escalated to; ``told`` keeps the alarms told to that person or any of their roles."""
         if offset < 0 or limit < 1:
             raise ValidationError("offset must be ≥ 0 and limit ≥ 1")
         query = _alarm_query(
             acknowledged=False if open_only else acknowledged,
-            stage=stage, role=role, instance_id=instance_id, task_id=task_id,
+            stage=stage, role=role, told=told, instance_id=instance_id, task_id=task_id,
         )
         query = query.order_by(Alarm.raised_at.desc(), Alarm.id.desc())
         query = query.offset(offset).limit(min(limit, MAX_PAGE))
@@ -113,12 +115,14 @@ class AlarmBook:
         acknowledged: bool | None = None,
         stage: str | None = None,
         role: str | None = None,
+        told: Actor | None = None,
         instance_id: str | None = None,
         task_id: str | None = None,
     ) -> Page:
         """The same alarms as a sortable page with its total (the REST API's list)."""
         query = _alarm_query(
-            acknowledged=acknowledged, stage=stage, role=role, instance_id=instance_id, task_id=task_id
+            acknowledged=acknowledged, stage=stage, role=role, told=told, instance_id=instance_id,
+            task_id=task_id,
         )
         with self.db.transaction(write=False) as conn:
             return fetch_page(conn, query, page, ALARM_SORT, ALARM_DEFAULT_SORT, Alarm.id, alarm_dict)
@@ -247,6 +251,7 @@ def _alarm_query(
     role: str | None,
     instance_id: str | None,
     task_id: str | None,
+    told: Actor | None = None,
 ) -> Select:
     if stage is not None and stage not in STAGES:
         raise ValidationError(f"Unknown stage {stage!r}; stages are {', '.join(STAGES)}")
@@ -258,12 +263,20 @@ def _alarm_query(
     if stage is not None:
         query = query.where(Alarm.stage == stage)
     if role is not None:
-        query = query.where(or_(Alarm.role == role, Alarm.escalated_to == role))
+        query = query.where(or_(Alarm.role == role, Alarm.escalated_to == role, _told(f"role:{role}")))
+    if told is not None:
+        whom = [f"user:{told.name}", *(f"role:{r}" for r in sorted(told.roles))]
+        query = query.where(or_(*(_told(recipient) for recipient in whom)))
     if instance_id is not None:
         query = query.where(Alarm.instance_id == instance_id)
     if task_id is not None:
         query = query.where(Alarm.task_id == task_id)
     return query
+
+
+def _told(recipient: str) -> ColumnElement[bool]:
+    """The alarm's recipients (a JSON list of "user:…" and "role:…") name ``recipient``."""
+    return Alarm.notified.contains(json.dumps(recipient), autoescape=True)
 
 
 def _may_acknowledge(actor: Actor, notified: list[str]) -> bool:

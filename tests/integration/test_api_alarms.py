@@ -63,6 +63,10 @@ def test_alarms_are_listed_acknowledged_once_and_in_the_history(sla_rest: Rest) 
         "warning",
     ]
     assert rest.get("/alarms?role=service_manager").json["items"][0]["stage"] == "escalation"
+    # An agent is told the reminder, warning and breach; the manager the escalation.
+    told_alice = rest.get("/alarms?mine=true", "alice").json["items"]
+    assert [a["stage"] for a in told_alice] == ["breach", "warning", "reminder"]
+    assert [a["stage"] for a in rest.get("/alarms?mine=true", "sam").json["items"]] == ["escalation"]
     assert rest.get("/alarms?stage=breach").json["items"][0]["task_id"] == task_id
     assert rest.get(f"/alarms?instance_id={case['id']}&limit=1").json["total"] == 4
     assert rest.get("/alarms?stage=panic").status_code == 400

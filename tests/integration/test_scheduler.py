@@ -319,6 +319,12 @@ def test_an_unclaimed_task_reminds_everyone_who_may_take_it(
     assert [(n["recipient_kind"], n["recipient"]) for n in notes] == [
         ("user", "bob"), ("user", "carol"), ("role", "agent"), ("role", "service_manager"),
     ]
+    # Each of them finds the alarm in their list: by a role told, or as told to them.
+    assert [a["id"] for a in sla_engine.alarms.alarms(role="service_manager")] == [reminder["id"]]
+    told_to = sla_engine.alarms.alarms
+    assert [a["task_id"] for a in told_to(told=Actor.person("carol", []))] == [task["id"]]
+    assert [a["task_id"] for a in told_to(told=Actor.person("sue", ["service_manager"]))] == [review["id"]]
+    assert told_to(told=Actor.person("zed", ["finance"])) == []
 
 
 def test_reassigning_does_not_reset_the_clock(
