@@ -53,7 +53,7 @@ def deeper_than(value: Any, limit: int = MAX_VARIABLE_DEPTH) -> bool:
 
 # JSON may escape half of a UTF-16 pair (\\ud800): Python reads it as a lone surrogate, which
 # no UTF-8 store takes (the history hash fails on it). Pairs decode to one character and pass.
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def encodable(value: Any) -> bool:
@@ -87,12 +87,17 @@ def loads(text: str | bytes, max_depth: int = MAX_VARIABLE_DEPTH, what: str = "t
     a float, nesting deeper than ``max_depth``, or a lone surrogate in a text; any other
     ValueError (json.JSONDecodeError, UnicodeDecodeError) if the text is not JSON at all.
     """
+    # Bytes are decoded strictly (json.loads would let encoded surrogates through); text handed
+    # over as str (the command line's) may hold raw surrogates, so it is always checked whole.
+    may_hold_surrogates = isinstance(text, str)
+    if isinstance(text, bytes):
+        text = text.decode(json.detect_encoding(text))
     try:
         value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except RecursionError:
         raise UnfitJson(too_deep_message(what, max_depth)) from None
     if deeper_than(value, max_depth):
         raise UnfitJson(too_deep_message(what, max_depth))
-    if (isinstance(text, str) or _SURROGATE_ESCAPE.search(text)) and not encodable(value):
+    if (may_hold_surrogates or _SURROGATE_ESCAPE.search(text)) and not encodable(value):
         raise UnfitJson(lone_surrogate_message(what))
     return value

@@ -120,6 +120,10 @@ def test_values_no_variable_can_hold_are_refused_not_a_500(deployed: Rest) -> No
     surrogate_key = b'{"process_key": "service_call", "business_key": "SC-\\udc00"}'
     reply = rest.request("POST", "/instances", "alice", data=surrogate_key, content_type="application/json")
     assert "lone UTF-16 surrogate" in problem(reply, 400)["detail"]
+    # The same surrogate encoded as UTF-8 bytes (which UTF-8 forbids) rather than escaped.
+    encoded = b'{"process_key": "service_call", "business_key": "SC-\xed\xb0\x80"}'
+    reply = rest.request("POST", "/instances", "alice", data=encoded, content_type="application/json")
+    assert "not valid JSON" in problem(reply, 400)["detail"]
     assert rest.get(f"/instances/{case['id']}").json == before
     assert rest.get("/instances").json["total"] == 1
     deepest = rest.post("/instances", json={"process_key": "service_call", "variables": {"a": _nested(64)}})

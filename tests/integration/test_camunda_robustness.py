@@ -243,5 +243,15 @@ def test_bodies_nested_too_deeply_or_holding_nan_get_a_400(deployed: Camunda) ->
         body = '{"variables": {"n": {"value": %s}}}' % ("[" * 65 + "]" * 65)
         response = deployed.post(path, data=body, content_type="application/json")
         assert response.status_code == 400 and "n is nested too deeply" in response.json["message"], path
+    # A lone surrogate, escaped or as (forbidden) UTF-8 bytes, in any text of a body.
+    for path, body in (
+        ("/external-task/fetchAndLock", b'{"workerId": "w\\ud800", "maxTasks": 1, "topics": []}'),
+        ("/external-task/fetchAndLock", b'{"workerId": "w\xed\xa0\x80", "maxTasks": 1, "topics": []}'),
+        (f"/task/{task['id']}/claim", b'{"userId": "al\\udc00ice"}'),
+        (f"/task/{task['id']}/claim", b'{"userId": "al\xed\xb0\x80ice"}'),
+    ):
+        response = deployed.post(path, data=body, content_type="application/json")
+        _check(response, path)
+        assert response.status_code == 400, (path, body, response.json)
     assert deployed.get(f"/process-instance/{instance_id}/variables").json == before
     assert deployed.engine.queries.count_instances() == 1
