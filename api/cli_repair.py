@@ -37,7 +37,8 @@ def set_var(
         was = f" (was {change.previous[name]!r})" if name in change.previous else " (new)"
         click.echo(f"set {name} = {value!r}{was}")
     for name in change.removed:
-        click.echo(f"removed {name} (was {change.previous[name]!r})")
+        was = f"was {change.previous[name]!r}" if name in change.previous else "held only by finished steps"
+        click.echo(f"removed {name} ({was})")
     for name in sorted(set(removing) - set(change.removed)):
         click.echo(f"{name} was not set: nothing to remove")
     if variables and not change.set:

@@ -28,11 +28,14 @@ _UNDER_WAY = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState
 
 @dataclass(frozen=True)
 class VariableChange:
-    """What a change did: the values set, the names removed, and what each held before."""
+    """What a change did: the values set, the names removed, what each held before as the case
+    showed it (a name held only by finished steps has no previous value here), and whether any
+    task's data changed at all."""
 
     set: dict[str, Any]
     removed: list[str]
     previous: dict[str, Any]
+    changed: bool = True
 
     def as_event_data(self) -> dict[str, Any]:
         return {"set": self.set, "removed": self.removed, "previous": self.previous}
@@ -56,35 +59,43 @@ def change_variables(
 ) -> VariableChange:
     """Set and remove variables in every task whose data the case may still read.
 
-    Each task changed gets a new dict (the store notices a replaced dict on an ended task) and
-    its own copy of each value, as task data is never shared between tasks. ``previous`` is
-    what the case held: as shown if it shows the name, else as the first task holding it.
+    Each task changed gets a new dict (the store notices a replaced dict on an ended task).
+    Tasks under way get their own copy of each value, as a step may change its data in place;
+    finished tasks share one copy (nothing changes them again, and a long case has hundreds).
     """
     if not setting and not removing:
         raise ValidationError("Nothing to change: give variables to set or names to remove")
     names = [*setting, *removing]
+    live, finished = _holders(workflow)
+    # What the case holds as it shows it and as it goes on: values that only old finished steps
+    # still carry (a script deleted them since) are not the case's, nor copied into the history.
     previous: dict[str, Any] = {}
-    changed = False
-    for task in _holders(workflow):
+    for task in live:
         for name in names:
             if name in task.data and name not in previous:
                 previous[name] = copy.deepcopy(task.data[name])
-        data = {name: value for name, value in task.data.items() if name not in removing}
-        data.update(copy.deepcopy(dict(setting)))
-        if data != task.data:
-            task.data = data
-            changed = True
-    removed = [name for name in removing if name in previous]
+    removed = [name for name in removing if any(name in task.data for task in (*live, *finished))]
+    shared = copy.deepcopy(dict(setting))
+    changed = False
+    for tasks, own_copy in ((live, True), (finished, False)):
+        for task in tasks:
+            data = {name: value for name, value in task.data.items() if name not in removing}
+            data.update(copy.deepcopy(shared) if own_copy else shared)
+            if data != task.data:
+                task.data = data
+                changed = True
     if not changed:
-        return VariableChange({}, [], {})
+        return VariableChange({}, [], {}, changed=False)
     return VariableChange(dict(setting), removed, previous)
 
 
-def _holders(workflow: BpmnWorkflow) -> list[SpiffTask]:
-    """The task whose data the case shows first, then every task still under way, then every
-    finished one: a parallel join or the end of the process merges the data of each branch's
-    last finished task, so a change left out of those would come back when the branches meet."""
+def _holders(workflow: BpmnWorkflow) -> tuple[list[SpiffTask], list[SpiffTask]]:
+    """The tasks whose data the case shows and goes on with (the last that ended, then every
+    task under way), and every other finished one: a parallel join or the end of the process
+    merges the data of each branch's last finished task, so a change left out of those would
+    come back when the branches meet."""
     shown = workflow.last_task or workflow.task_tree
-    others = [t for t in tasks_in_state(workflow, _UNDER_WAY) if t is not shown]
-    finished = [t for t in tasks_in_state(workflow, TaskState.COMPLETED) if t is not shown]
-    return [shown, *others, *finished]
+    live = [shown, *(t for t in tasks_in_state(workflow, _UNDER_WAY) if t is not shown)]
+    ended = TaskState.COMPLETED | TaskState.CANCELLED
+    finished = [t for t in tasks_in_state(workflow, ended) if t is not shown]
+    return live, finished

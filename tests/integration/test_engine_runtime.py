@@ -639,3 +639,20 @@ def test_text_no_store_can_keep_is_refused_before_anything_starts(engine: Engine
     with pytest.raises(ValidationError, match="lone UTF-16 surrogate"):
         engine.runtime.start(actor=AGENT, process_key="decide_on_flag", variables={"note": "\ud800"})
     assert engine.queries.count_instances() == 0
+
+
+def test_a_value_only_a_finished_step_holds_is_removed_without_copying_it_to_the_history(
+    engine: Engine,
+) -> None:
+    deploy(engine, "scratch_variable.bpmn")
+    instance_id = engine.runtime.start(actor=AGENT, process_key="scratch_variable")
+    engine.runtime.complete_task(only_task(engine, instance_id)["id"], {"scratch": "draft", "x": 1}, AGENT)
+    assert engine.queries.instance(instance_id)["variables"] == {"x": 1}  # the script dropped it
+
+    manager = Actor.person("sam", ["service_manager"])
+    change = engine.runtime.change_variables(instance_id, manager, None, ["scratch"])
+    assert (change.removed, change.previous) == (["scratch"], {})
+    [event] = engine.queries.history(instance_id=instance_id, event_type="variables_changed")
+    assert event["data"] == {"set": {}, "removed": ["scratch"], "previous": {}}
+    assert engine.runtime.change_variables(instance_id, manager, None, ["scratch"]).changed is False
+    assert len(engine.queries.history(instance_id=instance_id, event_type="variables_changed")) == 1
