@@ -21,6 +21,7 @@ from flask.cli import with_appcontext
 from engine import json_values
 from engine.engine import Engine
 from engine.errors import DefinitionError, EngineError
+from engine.json_values import encodable
 from engine.schema import upgrade
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,11 +38,24 @@ def app_actor(name: str | None) -> Any:
     return current_app.extensions["resolve_actor"](name)
 
 
+def _refuse_text_no_store_keeps(values: dict[str, Any]) -> None:
+    """Arguments are decoded with surrogateescape: bytes that are not UTF-8 arrive as lone
+    surrogates, which no database or history hash takes. Refuse them as a usage error."""
+    for name, value in values.items():
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        if any(isinstance(item, (str, Path)) and not encodable(str(item)) for item in items):
+            params = {p.name: p for p in click.get_current_context().command.params}
+            option = params.get(name)
+            hint = (option.opts[0] if option.opts else name) if option is not None else name
+            raise click.BadParameter("holds bytes that are not UTF-8 text", param_hint=hint)
+
+
 def engine_errors(func: F) -> F:
     """Engine refusals become a message on standard error and exit code 1."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _refuse_text_no_store_keeps(kwargs)
         try:
             return func(*args, **kwargs)
         except DefinitionError as exc:

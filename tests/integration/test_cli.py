@@ -106,6 +106,15 @@ def test_errors_go_to_stderr_with_a_nonzero_exit(app: Flask, tmp_path: Path) -> 
     unknown = run(app, "start", "nothing-deployed")
     assert unknown.exit_code == 1 and "nothing-deployed" in unknown.stderr
 
+    # Arguments that are not UTF-8 reach Python as lone surrogates, which nothing can store.
+    not_utf8 = run(app, "start", "child", "--as", "al\udcffice")
+    assert not_utf8.exit_code == 2 and "--as" in not_utf8.stderr and "not UTF-8" in not_utf8.stderr
+    odd_name = tmp_path / "odd\udcff.bpmn"
+    odd_name.write_bytes((FIXTURES / "child.bpmn").read_bytes())
+    refused_file = run(app, "deploy", str(odd_name))
+    assert refused_file.exit_code == 2 and "not UTF-8" in refused_file.stderr
+    assert json.loads(ok(app, "definitions", "--json")) == []
+
 
 def test_a_variable_no_case_can_hold_is_refused_with_its_reason(app: Flask) -> None:
     ok(app, "init-db")
