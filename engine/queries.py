@@ -38,6 +38,7 @@ from .models import Definition, HistoryEvent, Incident, Instance
 from .models import Task as TaskRow
 from .paging import Page, PageRequest, SortKey, fetch_page
 from .spec_cache import SpecCache
+from .sql_text import holds_text
 
 MAX_PAGE = 1000
 
@@ -226,7 +227,7 @@ class TaskFilter:
 def listed_in(column: Any, name: str) -> Any:
     """SQL: the comma-separated ``column`` (candidate users or groups) names ``name``."""
     listed = literal(",") + func.coalesce(column, "") + literal(",")
-    return listed.contains(f",{name},", autoescape=True)
+    return holds_text(listed, f",{name},")
 
 
 def has_any_role(roles: Iterable[str]) -> Any:

@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, or_, select, update
+from sqlalchemy import Connection, Select, or_, select, update
 
 from ..actors import CASE_MANAGER_ROLES, Actor, require_can_change
 from ..clock import Clock, as_utc
@@ -23,6 +23,7 @@ from ..history import NewEvent
 from ..models import Task as TaskRow
 from ..paging import Page, PageRequest, SortKey, fetch_page
 from ..sla import SlaStage
+from ..sql_text import holds_text
 from .case_history import append_case_events, lock_cases
 from .deadlines import DeadlinePlanner, offsets_from_json, stage_times
 from .holds import STOPPED, load_pauses, sla_clock
@@ -274,9 +275,9 @@ def _alarm_query(
     return query
 
 
-def _told(recipient: str) -> ColumnElement[bool]:
+def _told(recipient: str) -> holds_text:
     """The alarm's recipients (a JSON list of "user:…" and "role:…") name ``recipient``."""
-    return Alarm.notified.contains(json.dumps(recipient), autoescape=True)
+    return holds_text(Alarm.notified, json.dumps(recipient))
 
 
 def _may_acknowledge(actor: Actor, notified: list[str]) -> bool:

@@ -479,6 +479,7 @@ def test_a_task_naming_only_candidate_users_is_theirs_alone(engine: Engine) -> N
 
     assert claimable("eve", ("agent",)) == []
     assert claimable("dan", ()) == [check["id"]]
+    assert claimable("Dan", ()) == []  # another user: names count case, on SQLite too
     engine.runtime.claim(check["id"], Actor.person("dan", []))
 
 

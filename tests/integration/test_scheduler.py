@@ -325,6 +325,8 @@ def test_an_unclaimed_task_reminds_everyone_who_may_take_it(
     assert [a["task_id"] for a in told_to(told=Actor.person("carol", []))] == [task["id"]]
     assert [a["task_id"] for a in told_to(told=Actor.person("sue", ["service_manager"]))] == [review["id"]]
     assert told_to(told=Actor.person("zed", ["finance"])) == []
+    assert told_to(told=Actor.person("Carol", [])) == []  # names count case, on SQLite too
+    assert sla_engine.alarms.alarms(role="Service_Manager") == []
 
 
 def test_reassigning_does_not_reset_the_clock(
