@@ -478,7 +478,7 @@ class Runtime:
             if status != RUNNING:
                 raise Conflict(f"Process instance {instance_id} is {status}; its variables are final")
             change = change_variables(step.live.workflow, values, names)
-            if change.changed:  # removing only names that are not set changes nothing
+            if change.changed:  # a change no task's data shows (all already so) is not recorded
                 step.record("variables_changed", change.as_event_data())
         return change
 

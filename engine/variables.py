@@ -20,10 +20,9 @@ from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.task import Task as SpiffTask
 from SpiffWorkflow.util.task import TaskState
 
+from .bpmn.serializer import UNDER_WAY
 from .errors import ValidationError
 from .stepper import tasks_in_state
-
-_UNDER_WAY = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 
 
 @dataclass(frozen=True)
@@ -95,7 +94,7 @@ def _holders(workflow: BpmnWorkflow) -> tuple[list[SpiffTask], list[SpiffTask]]:
     merges the data of each branch's last finished task, so a change left out of those would
     come back when the branches meet."""
     shown = workflow.last_task or workflow.task_tree
-    live = [shown, *(t for t in tasks_in_state(workflow, _UNDER_WAY) if t is not shown)]
+    live = [shown, *(t for t in tasks_in_state(workflow, UNDER_WAY) if t is not shown)]
     ended = TaskState.COMPLETED | TaskState.CANCELLED
     finished = [t for t in tasks_in_state(workflow, ended) if t is not shown]
     return live, finished

@@ -48,7 +48,7 @@ _MEMO = "_engine_serialized"
 
 
 # Tasks whose data SpiffWorkflow or the engine may change in place, without a change of state.
-_UNDER_WAY = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
+UNDER_WAY = TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR
 # Ended for good (nothing sets another state on them); ERROR is left out: a failed task is retried.
 _ENDED = TaskState.COMPLETED | TaskState.CANCELLED
 
@@ -90,10 +90,10 @@ def remembered(task: Task) -> dict[str, Any] | None:
     dct: dict[str, Any] = memo[1]
     if memo[2]:
         return dct if memo[0] == _fingerprint(task, None) else None
-    if task.state & _UNDER_WAY:
+    if task.state & UNDER_WAY:
         return None
     parent = task.parent
-    if parent is not None and parent.state & _UNDER_WAY:
+    if parent is not None and parent.state & UNDER_WAY:
         return None
     return dct if memo[0] == _fingerprint(task, parent) else None
 

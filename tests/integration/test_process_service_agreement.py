@@ -226,18 +226,23 @@ def sign(crm: Crm, key: str, **changes: object) -> tuple[str, str]:
     return instance, crm.variables(instance)["agreement_no"]
 
 
-def test_a_terminated_agreement_still_in_force_refuses_an_overlap_with_its_remaining_term(crm: Crm) -> None:
-    instance, number = sign(crm, "AGR-REQ-1")
-    # Terminated with effect from 1 June: in force until 31 May.
+def terminate(crm: Crm, instance: str, effective: str, reason: str) -> None:
+    """The customer asks to end the agreement AGR-REQ-1 with effect from ``effective``."""
     crm.correlate("agreement_termination_requested", "AGR-REQ-1")
     crm.complete(
         instance,
         "Task_record_termination",
         ACCOUNT_MANAGER,
         termination_requested_by="customer",
-        termination_reason="Moving to a new campus in the summer.",
-        termination_date="2026-06-01",
+        termination_reason=reason,
+        termination_date=effective,
     )
+
+
+def test_a_terminated_agreement_still_in_force_refuses_an_overlap_with_its_remaining_term(crm: Crm) -> None:
+    instance, number = sign(crm, "AGR-REQ-1")
+    # Terminated with effect from 1 June: in force until 31 May.
+    terminate(crm, instance, "2026-06-01", "Moving to a new campus in the summer.")
     assert crm.record(Agreement, number).status == "terminated"
     assert (level(crm, date(2026, 5, 31)), level(crm, date(2026, 6, 1))) == ("standard", "none")
 
@@ -259,15 +264,7 @@ def test_a_terminated_agreement_still_in_force_refuses_an_overlap_with_its_remai
 
 def test_an_agreement_terminated_from_its_first_day_leaves_its_term_free(crm: Crm) -> None:
     instance, number = sign(crm, "AGR-REQ-1")  # from 2026-01-05
-    crm.correlate("agreement_termination_requested", "AGR-REQ-1")
-    crm.complete(
-        instance,
-        "Task_record_termination",
-        ACCOUNT_MANAGER,
-        termination_requested_by="customer",
-        termination_reason="Rescinded before it started.",
-        termination_date="2026-01-05",
-    )
+    terminate(crm, instance, "2026-01-05", "Rescinded before it started.")
     assert crm.record(Agreement, number).status == "terminated"
     assert level(crm, date(2026, 1, 5)) == "none"
 
