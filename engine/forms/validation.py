@@ -45,9 +45,13 @@ def value_at(data: Mapping[str, Any], key: str) -> Any:
 
 
 def _put(out: dict[str, Any], key: str, value: Any) -> None:
+    """Set a dotted key, as nested objects. Each object on the way is copied, never changed in
+    place, so `out` may share them with the case data it started from."""
     *parents, last = key.split(".")
     for part in parents:
-        out = out.setdefault(part, {})
+        inner = out.get(part)
+        out[part] = dict(inner) if isinstance(inner, Mapping) else {}
+        out = out[part]
     out[last] = value
 
 
@@ -109,15 +113,8 @@ def condition_scope(
     scope = dict(base)
     for f in fields:
         raw = value_at(data, f.key)
-        if raw is MISSING:
-            continue
-        *parents, last = f.key.split(".")
-        level = scope
-        for part in parents:
-            inner = level.get(part)
-            level[part] = dict(inner) if isinstance(inner, Mapping) else {}
-            level = level[part]
-        level[last] = raw
+        if raw is not MISSING:
+            _put(scope, f.key, raw)
     return scope
 
 
