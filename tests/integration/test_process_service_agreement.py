@@ -226,6 +226,16 @@ def sign(crm: Crm, key: str, **changes: object) -> tuple[str, str]:
     return instance, crm.variables(instance)["agreement_no"]
 
 
+def redraft(crm: Crm, instance: str, start: str, end: str) -> None:
+    """The draft sent back with an error, submitted again for the term ``start`` to ``end``."""
+    crm.complete(
+        instance,
+        "Task_draft",
+        ACCOUNT_MANAGER,
+        **{**DRAFT, "agreement_start_date": start, "agreement_end_date": end},
+    )
+
+
 def terminate(crm: Crm, instance: str, effective: str, reason: str) -> None:
     """The customer asks to end the agreement AGR-REQ-1 with effect from ``effective``."""
     crm.correlate("agreement_termination_requested", "AGR-REQ-1")
@@ -253,12 +263,7 @@ def test_a_terminated_agreement_still_in_force_refuses_an_overlap_with_its_remai
     assert crm.records(Agreement, Agreement.status == "draft") == []
 
     # From the day the termination takes effect the customer is free to sign a new one.
-    crm.complete(
-        successor,
-        "Task_draft",
-        ACCOUNT_MANAGER,
-        **{**DRAFT, "agreement_start_date": "2026-06-01", "agreement_end_date": "2026-12-31"},
-    )
+    redraft(crm, successor, "2026-06-01", "2026-12-31")
     assert crm.open_tasks(successor) == ["Task_approve"]
 
 
@@ -281,12 +286,7 @@ def test_an_expired_agreement_refuses_a_backdated_overlap_with_its_term(crm: Crm
     assert crm.open_tasks(successor) == ["Task_draft"]
     error = crm.task_data(successor, "Task_draft")["agreement_error"]
     assert number in error and "expired" in error and "2026-01-31" in error
-    crm.complete(
-        successor,
-        "Task_draft",
-        ACCOUNT_MANAGER,
-        **{**DRAFT, "agreement_start_date": "2026-02-01", "agreement_end_date": "2026-12-31"},
-    )
+    redraft(crm, successor, "2026-02-01", "2026-12-31")
     assert crm.open_tasks(successor) == ["Task_approve"]
 
 

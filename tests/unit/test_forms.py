@@ -665,7 +665,8 @@ def test_simple_feel_conditions(expression, scope, expected):
     assert evaluate_condition(expression, scope) is expected
 
 
-def test_readonly_expression_is_decided_per_submission():
+def _readonly_once_closed():
+    """A resolution field that is read-only once the case's status is closed."""
     definition = {
         "type": "default",
         "id": "resolution",
@@ -673,7 +674,11 @@ def test_readonly_expression_is_decided_per_submission():
             {"type": "textarea", "key": "resolution", "label": "Resolution", "readonly": '=status = "closed"'}
         ],
     }
-    form = load_formjs(json.dumps(definition), "resolution.form")
+    return load_formjs(json.dumps(definition), "resolution.form")
+
+
+def test_readonly_expression_is_decided_per_submission():
+    form = _readonly_once_closed()
     assert validate_submission(form, {"resolution": "Refunded"}, {"status": "open"}) == {
         "resolution": "Refunded"
     }
@@ -684,14 +689,7 @@ def test_readonly_expression_is_decided_per_submission():
 
 def test_case_data_sent_back_cannot_unlock_a_readonly_field():
     """A client may echo the case data, but only the form's own fields may change what conditions see."""
-    definition = {
-        "type": "default",
-        "id": "resolution",
-        "components": [
-            {"type": "textarea", "key": "resolution", "label": "Resolution", "readonly": '=status = "closed"'}
-        ],
-    }
-    form = load_formjs(json.dumps(definition), "resolution.form")
+    form = _readonly_once_closed()
     context = {"status": "closed", "resolution": "Refunded"}
     assert refusal(form, {"resolution": "Changed", "status": "open"}, context) == {
         "resolution": "Resolution is read-only and cannot be changed"
