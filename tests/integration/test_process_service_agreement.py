@@ -154,14 +154,11 @@ def test_agreement_is_drafted_approved_signed_activated_amended_and_terminated(c
     assert rejected.recipient == "xu.ming" and "summer season" in rejected.body
 
     # Termination (§10.3) ends the service level from its date and the lifecycle at once.
-    crm.correlate("agreement_termination_requested", "AGR-REQ-1")
-    crm.complete(
+    terminate(
+        crm,
         instance,
-        "Task_record_termination",
-        ACCOUNT_MANAGER,
-        termination_requested_by="customer",
-        termination_reason="The hospital moves to a new campus with its own maintenance team.",
-        termination_date="2026-03-01",
+        "2026-03-01",
+        "The hospital moves to a new campus with its own maintenance team.",
         termination_settlement="Fee refunded pro rata from March.",
     )
     assert crm.status(instance) == "completed"
@@ -236,7 +233,7 @@ def redraft(crm: Crm, instance: str, start: str, end: str) -> None:
     )
 
 
-def terminate(crm: Crm, instance: str, effective: str, reason: str) -> None:
+def terminate(crm: Crm, instance: str, effective: str, reason: str, **more: object) -> None:
     """The customer asks to end the agreement AGR-REQ-1 with effect from ``effective``."""
     crm.correlate("agreement_termination_requested", "AGR-REQ-1")
     crm.complete(
@@ -246,6 +243,7 @@ def terminate(crm: Crm, instance: str, effective: str, reason: str) -> None:
         termination_requested_by="customer",
         termination_reason=reason,
         termination_date=effective,
+        **more,
     )
 
 
